@@ -34,6 +34,9 @@ struct TensorInfo {
 
 class SafetensorsFile {
  public:
+  // Headers larger than this are refused before any parsing (real checkpoints use well under 1 MB).
+  static constexpr uint64_t kMaxHeaderBytes = 100ull * 1024 * 1024;
+
   // Maps and validates `path`. Throws mf::Error(BadFile / Io) with the file named.
   static std::shared_ptr<const SafetensorsFile> open(const std::string& path);
   // Parses an in-memory buffer (the fuzz target and tests use this). The buffer must outlive the object.
@@ -47,17 +50,20 @@ class SafetensorsFile {
   const TensorInfo* find(const std::string& name) const;               // nullptr if absent
   const std::map<std::string, std::string>& metadata() const { return metadata_; }  // __metadata__
   const uint8_t* data(const TensorInfo& t) const { return data_ + t.begin; }
+  uint64_t header_size() const { return header_bytes_; }  // JSON header length N (data starts at 8 + N)
 
   SafetensorsFile(const SafetensorsFile&) = delete;
   SafetensorsFile& operator=(const SafetensorsFile&) = delete;
 
  private:
   SafetensorsFile() = default;
+  void validate();  // parses base_[0, size_) into tensors_/metadata_; throws mf::Error(BadFile)
   std::string path_;
   const uint8_t* base_ = nullptr;  // whole mapping (or caller's buffer)
   const uint8_t* data_ = nullptr;  // start of the data section
   uint64_t size_ = 0;
   bool owns_mapping_ = false;
+  uint64_t header_bytes_ = 0;
   std::vector<TensorInfo> tensors_;
   std::map<std::string, size_t> index_;
   std::map<std::string, std::string> metadata_;
