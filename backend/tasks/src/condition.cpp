@@ -161,6 +161,23 @@ ConditionFrames build_condition_frames(TaskId task, const ConditionInputs& in, S
   return c;
 }
 
+KeptFrames kept_input_frames(const ConditionInputs& in, const ConditionFrames& c) {
+  KeptFrames k;
+  const Size out = c.geometry.canvas;
+  auto resize_all = [&](const std::vector<Image8>& clip, int first, int count, std::vector<Image8>& dst) {
+    if (count <= 0) return;
+    check(static_cast<int>(clip.size()) >= first + count, ErrorCode::BadInput,
+          std::string(to_string(c.task)) + ": the input clip is shorter than the frame plan it was built with");
+    const Image8& f0 = clip[first];
+    const PilBicubicResizer r(f0.width, f0.height, out.width, out.height);
+    for (int i = first; i < first + count; ++i)
+      dst.push_back(Size{clip[i].width, clip[i].height} == out ? clip[i] : r.resize(clip[i]));
+  };
+  resize_all(in.clip1, 0, c.plan.pre_frames, k.pre);
+  resize_all(in.clip2, c.plan.input2_count, c.plan.post_frames, k.post);
+  return k;
+}
+
 void condition_to_float(const ConditionFrames& c, ConditionPrecision precision, float* pixel_values, float* masks) {
   const int T = c.num_frames(), H = c.height(), W = c.width();
   const size_t plane = static_cast<size_t>(H) * W;

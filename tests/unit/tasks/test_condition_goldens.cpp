@@ -207,3 +207,39 @@ TEST(ConditionGoldens, Bf16PrecisionRoundsLikeTorch) {
   EXPECT_GT(max_err, 0.0);      // bf16 rounding is visible ...
   EXPECT_LT(max_err, 1.6e-2);   // ... but within a bf16 ulp of values in [-1, 1] (plus one for the product)
 }
+
+TEST(ConditionGoldens, KeptInputFramesMatchOutVideo) {
+  // vexd/vtrans: out.video starts with the untouched input frames (and vtrans ends with clip 2's tail), resized
+  // straight to the generation size and normalised to [-1, 1]; stored as float16.
+  for (const char* key : {"vexd", "vtrans"}) {
+    SCOPED_TRACE(key);
+    mf::testing::TinySafetensors f(kPipe + "/mfm_pipeline_" + std::string(key) + ".safetensors");
+    const auto& md = f.metadata();
+    const auto parts = split(md.at("input_path"), ';');
+    ConditionInputs in;
+    in.clip1 = load_input(parts[0]);
+    if (parts.size() > 1) in.clip2 = load_input(parts[1]);
+    const Golden g = build(key);
+    const KeptFrames kept = kept_input_frames(in, g.cond);
+    EXPECT_EQ(static_cast<int>(kept.pre.size()), g.cond.plan.pre_frames);
+    EXPECT_EQ(static_cast<int>(kept.post.size()), g.cond.plan.post_frames);
+    std::vector<int64_t> shape;
+    const auto video = f.floats("out.video", &shape);
+    const int T = static_cast<int>(shape[2]), H = static_cast<int>(shape[3]), W = static_cast<int>(shape[4]);
+    const size_t plane = static_cast<size_t>(H) * W;
+    double max_err = 0;
+    auto compare = [&](const Image8& im, int t) {
+      ASSERT_EQ(im.width, W);
+      ASSERT_EQ(im.height, H);
+      for (int ch = 0; ch < 3; ++ch)
+        for (size_t i = 0; i < plane; ++i) {
+          const float expect = (im.pixels[3 * i + ch] / 255.0f - 0.5f) / 0.5f;
+          max_err = std::max(max_err, std::fabs(double(expect) - video[(ch * T + t) * plane + i]));
+        }
+    };
+    for (size_t k = 0; k < kept.pre.size(); ++k) compare(kept.pre[k], static_cast<int>(k));
+    for (size_t k = 0; k < kept.post.size(); ++k)
+      compare(kept.post[k], T - static_cast<int>(kept.post.size()) + static_cast<int>(k));
+    EXPECT_LE(max_err, 1.0 / 1024);  // float16 storage of values in [-1, 1]
+  }
+}

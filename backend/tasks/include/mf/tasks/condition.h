@@ -53,6 +53,16 @@ enum class ConditionPrecision {
   BFloat16,  // round to bfloat16 where the official bf16 run casts (the released driver's mixed precision)
 };
 
+// vexd/vtrans keep the input frames outside the generated window and put them back around the output (C.9):
+// frames_pre = input-1 frames [0, pre_frames), frames_post = input-2 frames [8, 8 + post_frames), each resized
+// straight to the generation size with PIL bicubic (no letterbox, as the official code does). The pipeline
+// normalises them to [-1, 1] and concatenates them with the decoded video.
+struct KeptFrames {
+  std::vector<Image8> pre;
+  std::vector<Image8> post;
+};
+KeptFrames kept_input_frames(const ConditionInputs& inputs, const ConditionFrames& c);
+
 // Writes the conditional half: pixel_values [4, T, H, W] (RGB x mask; channel 3 = depth, set to 0 here) and
 // masks [1, T, H, W] in [0, 1]. Both arrays must hold 4*T*H*W and T*H*W floats.
 void condition_to_float(const ConditionFrames& c, ConditionPrecision precision, float* pixel_values, float* masks);
