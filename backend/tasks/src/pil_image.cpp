@@ -102,10 +102,23 @@ void PilBicubicResizer::resize(const uint8_t* src, int channels, uint8_t* dst) c
       for (int xx = 0; xx < out_w_; ++xx) {
         const int xmin = horiz_.bounds[xx * 2], xmax = horiz_.bounds[xx * 2 + 1];
         const int32_t* k = &horiz_.coeffs[static_cast<size_t>(xx) * horiz_.ksize];
-        for (int ch = 0; ch < c; ++ch) {
-          int32_t ss = half;
-          for (int x = 0; x < xmax; ++x) ss += static_cast<int32_t>(in_row[(x + xmin) * c + ch]) * k[x];
-          out_row[xx * c + ch] = clip8(ss);
+        const uint8_t* px = in_row + static_cast<size_t>(xmin) * c;
+        if (c == 3) {
+          int32_t s0 = half, s1 = half, s2 = half;
+          for (int x = 0; x < xmax; ++x, px += 3) {
+            s0 += static_cast<int32_t>(px[0]) * k[x];
+            s1 += static_cast<int32_t>(px[1]) * k[x];
+            s2 += static_cast<int32_t>(px[2]) * k[x];
+          }
+          out_row[xx * 3 + 0] = clip8(s0);
+          out_row[xx * 3 + 1] = clip8(s1);
+          out_row[xx * 3 + 2] = clip8(s2);
+        } else {
+          for (int ch = 0; ch < c; ++ch) {
+            int32_t ss = half;
+            for (int x = 0; x < xmax; ++x) ss += static_cast<int32_t>(px[x * c + ch]) * k[x];
+            out_row[xx * c + ch] = clip8(ss);
+          }
         }
       }
     }
@@ -114,15 +127,20 @@ void PilBicubicResizer::resize(const uint8_t* src, int channels, uint8_t* dst) c
   }
   // Vertical pass.
   if (vert_.needed) {
+    // Integer sums are exact, so accumulating row by row (cache-friendly) equals Pillow's per-pixel loop.
+    const size_t row_len = static_cast<size_t>(mid_w) * c;
+    std::vector<int32_t> acc(row_len);
     for (int yy = 0; yy < out_h_; ++yy) {
       const int ymin = vert_.bounds[yy * 2], ymax = vert_.bounds[yy * 2 + 1];
       const int32_t* k = &vert_.coeffs[static_cast<size_t>(yy) * vert_.ksize];
-      uint8_t* out_row = dst + static_cast<size_t>(yy) * mid_w * c;
-      for (int xi = 0; xi < mid_w * c; ++xi) {
-        int32_t ss = half;
-        for (int y = 0; y < ymax; ++y) ss += static_cast<int32_t>(mid[static_cast<size_t>(y + ymin) * mid_w * c + xi]) * k[y];
-        out_row[xi] = clip8(ss);
+      std::fill(acc.begin(), acc.end(), half);
+      for (int y = 0; y < ymax; ++y) {
+        const uint8_t* in_row = mid + static_cast<size_t>(y + ymin) * row_len;
+        const int32_t ky = k[y];
+        for (size_t xi = 0; xi < row_len; ++xi) acc[xi] += static_cast<int32_t>(in_row[xi]) * ky;
       }
+      uint8_t* out_row = dst + static_cast<size_t>(yy) * row_len;
+      for (size_t xi = 0; xi < row_len; ++xi) out_row[xi] = clip8(acc[xi]);
     }
   } else {
     std::copy(mid, mid + static_cast<size_t>(in_h_) * mid_w * c, dst);
