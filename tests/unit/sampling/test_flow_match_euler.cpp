@@ -69,7 +69,8 @@ TEST(FlowMatchEuler, MatchesPipelineGoldensShift5) {
   FlowMatchEulerConfig c;
   c.shift = 5.0;
   const auto s = mf::sampling::flow_match_schedule(c, 3);
-  for (const char* task : {"t2v", "i2v", "vsr", "isr"}) {
+  for (const char* task : {"t2v", "t2i", "i2v", "itrans", "vexd", "vtrans", "vinp", "voutp", "vcolor", "vsr",
+                           "vedit", "isr", "icolor", "iinp", "ioutp"}) {
     mf::testing::TinySafetensors f(kShared + "/parity/pipeline/mfm_pipeline_" + std::string(task) +
                                    ".safetensors");
     const auto sig = f.floats("out.sigmas");
