@@ -189,3 +189,27 @@ TEST(FlowMatchEuler, ParsesSchedulerConfig) {
   neg["shift"] = -3;
   EXPECT_THROW(mf::sampling::parse_scheduler_config(neg, "x"), mf::Error);
 }
+
+TEST(FlowMatchEuler, FirstStepMatchesPipelineGoldensBitExact) {
+  // latents_step0 = noise + (sigma1 - sigma0) * (u + g (c - u)) with u, c = noise_pred_step0[0], [1]: the CFG
+  // combine and the Euler step exactly as the official loop (run in float32 for the goldens).
+  for (const char* task : {"t2v", "t2i", "i2v", "itrans", "vexd", "vtrans", "vinp", "voutp", "vcolor", "vsr",
+                           "vedit", "isr", "icolor", "iinp", "ioutp"}) {
+    SCOPED_TRACE(task);
+    mf::testing::TinySafetensors f(kShared + "/parity/pipeline/mfm_pipeline_" + std::string(task) + ".safetensors");
+    const auto call = nlohmann::json::parse(f.metadata().at("call"));
+    const double g = call["guidance_scale"].get<double>();
+    const auto noise = f.floats("in.noise");
+    const auto pred = f.floats("out.noise_pred_step0");
+    const auto ref = f.floats("out.latents_step0");
+    const auto sig = f.floats("out.sigmas");
+    const size_t n = noise.size();
+    ASSERT_EQ(pred.size(), 2 * n);
+    std::vector<float> v(n), out(n);
+    mf::sampling::cfg_combine(pred.data(), pred.data() + n, n, g, v.data());
+    mf::sampling::euler_step(noise.data(), v.data(), n, sig[0], sig[1], out.data());
+    size_t bad = 0;
+    for (size_t i = 0; i < n; ++i) bad += out[i] != ref[i];
+    EXPECT_EQ(bad, 0u) << "of " << n;
+  }
+}
