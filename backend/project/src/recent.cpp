@@ -16,7 +16,12 @@ std::int64_t now_unix_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
-fs::path normalised(const fs::path& p) { return fs::absolute(p).lexically_normal(); }
+// One spelling per folder: absolute, no "." or "..", no trailing separator.
+fs::path normalised(const fs::path& p) {
+  fs::path n = fs::absolute(p).lexically_normal();
+  if (n.has_relative_path() && n.filename().empty()) n = n.parent_path();
+  return n;
+}
 }  // namespace
 
 RecentProjects::RecentProjects(fs::path file, std::size_t max_entries) : file_(std::move(file)), max_(max_entries) {}
