@@ -76,4 +76,35 @@ struct Editor {
   const Clip& clip(const std::string& id) const { return require_clip(doc, id); }
 };
 
+// A document that uses every field.
+inline Project rich_project() {
+  Editor e;
+  const auto media = e.add_video("media/a.mp4", 120);
+  const auto still = e.add_image("media/s.png");
+  const auto v1 = e.add_track("V1");
+  const auto a = e.add_clip(v1, media, {10, 60}, 0);
+  const auto b = e.add_clip(v1, media, {60, 100}, 70);
+  e.push(std::make_unique<AddReference>(still, "hero"));
+  e.push(std::make_unique<SetProjectSettings>(ProjectSettings{"Rich", "ghibli", Resolution{832, 480}}));
+  e.push(std::make_unique<SetInOut>(FrameRange{5, 90}));
+  e.push(std::make_unique<AddMarker>(12, "beat", "#00ff00"));
+  const auto mask = e.push(std::make_unique<AddMaskTrack>(a, "sky", MaskInterpolation::Flow)).mask_track_id();
+  e.push(std::make_unique<SetMaskKeyframe>(mask, 20, "masks/sky/f20.png"));
+  e.push(std::make_unique<SetMaskHold>(mask, FrameRange{25, 30}));
+  e.push(std::make_unique<SetFrameMark>(MarkSlot::First, FrameMark{a, 59}));
+  e.push(std::make_unique<SetFrameMark>(MarkSlot::Last, FrameMark{b, 60}));
+  e.push(std::make_unique<SetClipMark>(MarkSlot::First, ClipRangeMark{a, {40, 60}}));
+  e.push(std::make_unique<SetClipMark>(MarkSlot::Last, ClipRangeMark{b, {60, 68}}));
+  e.push(std::make_unique<AddStillKeyframe>(still, 65));
+  TakeRequest take;
+  take.source_clip_id = b;
+  take.media.path = "renders/take.mp4";
+  take.media.frame_count = 33;
+  take.media.fps = Rational(30000, 1001);
+  take.recipe = {{"task", "vexd"}, {"seed", 7}, {"prompt", "a cat \"quoted\" \u00e9"}};
+  e.push(std::make_unique<AddTake>(take));
+  e.push(std::make_unique<SetTrackSettings>(v1, TrackSettings{std::nullopt, true, true}));
+  return e.doc;
+}
+
 }  // namespace mf::project::testing
