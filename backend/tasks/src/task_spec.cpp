@@ -99,6 +99,21 @@ TaskSpec official_defaults(TaskId task) {
   return s;
 }
 
+void apply_driver_overrides(TaskSpec& s) {
+  const TaskFacts& f = task_facts(s.task);
+  if (f.fixed_num_frames > 0) s.num_frames = f.fixed_num_frames;
+  if (f.image_output) s.motion_score = 0.0;
+  if (f.forced_height > 0) {
+    s.height = f.forced_height;
+    s.width = f.forced_width;
+  }
+  if (f.guidance_override) s.guidance_scale = *f.guidance_override;
+  if (std::string(f.added_prompt) != kDefaultAddedPrompt) {  // colorization / super-resolution replace both
+    s.added_prompt.reset();
+    s.negative_prompt.reset();
+  }
+}
+
 // ------------------------------------------------------------------------------------------------ validation
 
 std::vector<ValidationIssue> validate(const TaskSpec& s) {

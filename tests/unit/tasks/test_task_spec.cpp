@@ -262,3 +262,38 @@ TEST(TaskSpecHelpers, DurationAndSizeSnapping) {
   EXPECT_EQ(snap_to_16(-5), 16);
   EXPECT_THROW(frames_for_duration(-1.0, {24, 1}), mf::Error);
 }
+
+TEST(TaskSpecDefaults, DriverOverridesWinOverUserValues) {
+  TaskSpec s = official_defaults(TaskId::IColor);
+  s.height = 480;
+  s.width = 640;
+  s.num_frames = 49;
+  s.motion_score = 5;
+  s.guidance_scale = 9;
+  s.negative_prompt = "mine";
+  s.added_prompt = "mine too";
+  apply_driver_overrides(s);
+  EXPECT_EQ(s.height, 1024);
+  EXPECT_EQ(s.width, 1024);
+  EXPECT_EQ(s.num_frames, 1);
+  EXPECT_EQ(s.motion_score, 0.0);
+  EXPECT_EQ(s.guidance_scale, 7.0);
+  EXPECT_EQ(s.effective_negative_prompt(), "over-saturated, grayscale, b&w, color bleeding, plain");
+  EXPECT_EQ(s.effective_added_prompt(), "natural, vibrant");
+  // A task without overrides keeps the user's prompts and box; i2v gets 97 frames.
+  TaskSpec v = official_defaults(TaskId::I2V);
+  v.height = 480;
+  v.num_frames = 49;
+  v.negative_prompt = "mine";
+  apply_driver_overrides(v);
+  EXPECT_EQ(v.height, 480);
+  EXPECT_EQ(v.num_frames, 97);
+  EXPECT_EQ(v.effective_negative_prompt(), "mine");
+  // Applying official_defaults' own values changes nothing.
+  for (TaskId id : all_tasks()) {
+    TaskSpec d = official_defaults(id);
+    const TaskSpec before = d;
+    apply_driver_overrides(d);
+    EXPECT_EQ(d, before) << to_string(id);
+  }
+}

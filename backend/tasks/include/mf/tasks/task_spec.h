@@ -90,6 +90,12 @@ struct TaskSpec {
 // The official driver's settings for `task` (C.2), everything else at the TaskSpec defaults.
 TaskSpec official_defaults(TaskId task);
 
+// What infer_mfm_pipeline.py does to its arguments AFTER parsing them, whatever the user passed: image tasks get
+// 1 frame and motion score 0; t2i/icolor a 1024x1024 box, isr 1280x1280; colorization guidance 7 and, like
+// super-resolution, its own added and negative prompts (replacing user-given ones); i2v/itrans/vexd/vtrans 97
+// frames (the pipeline's default_num_frames). For a CLI that mirrors the official script exactly.
+void apply_driver_overrides(TaskSpec& spec);
+
 struct ValidationIssue {
   enum class Severity { Error, Warning };
   Severity severity = Severity::Error;
