@@ -1,5 +1,6 @@
 #include "mf/project/session.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 
@@ -243,6 +244,18 @@ std::string ProjectSession::import_file(const fs::path& source, const std::strin
     throw Error(ErrorCode::Io, "Cannot copy '" + source.string() + "' into the project (" + target.string() +
                                    "): " + ec.message() + ". Check free disk space");
   return subdir + "/" + target.filename().string();
+}
+
+std::vector<std::string> ProjectSession::missing_files() const {
+  std::vector<std::string> out;
+  std::error_code ec;
+  auto check_one = [&](const std::string& rel) {
+    if (!fs::exists(folder_ / rel, ec) && std::find(out.begin(), out.end(), rel) == out.end()) out.push_back(rel);
+  };
+  for (const auto& m : doc_.media) check_one(m.path);
+  for (const auto& t : doc_.timeline.mask_tracks)
+    for (const auto& k : t.keyframes) check_one(k.path);
+  return out;
 }
 
 std::string ProjectSession::new_mask_path(const std::string& mask_track_id, std::int64_t frame) const {

@@ -2,6 +2,8 @@
 // autosave, crash recovery), imports, and the recent-projects list. Every test works in its own temp folder.
 #include <gtest/gtest.h>
 
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -387,4 +389,41 @@ TEST_F(TempDir, RecentProjectsList) {
   EXPECT_EQ(RecentProjects::default_file(), root / ".config" / "manyfold" / "recent.json");
   ::setenv("HOME", saved_home.c_str(), 1);
   if (xdg) ::setenv("XDG_CONFIG_HOME", saved_xdg.c_str(), 1);
+}
+
+TEST_F(TempDir, KilledProcessRecoversOnNextStart) {
+  // A real crash: a child process edits, autosaves and is killed with SIGKILL (no destructors, no save).
+  const fs::path dir = root / "killed";
+  { auto s = ProjectSession::create(dir, NewProjectOptions{"Killed", Rational(24), {640, 360}}); }
+  std::fflush(nullptr);
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    auto s = ProjectSession::open(dir);
+    MediaItem m;
+    m.path = "media/a.mp4";
+    m.frame_count = 30;
+    const std::string media = s->push(std::make_unique<AddMedia>(m)).media_id();
+    const std::string track = s->push(std::make_unique<AddTrack>("V1")).track_id();
+    s->push(std::make_unique<AddClip>(ClipPlacement{track, media, {0, 30}, 12, "shot", "", nullptr}));
+    s->autosave();
+    ::kill(::getpid(), SIGKILL);
+    ::_exit(3);  // not reached
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFSIGNALED(status));
+  EXPECT_EQ(WTERMSIG(status), SIGKILL);
+  auto s = ProjectSession::open(dir);
+  EXPECT_TRUE(s->document().timeline.tracks.empty());  // project.json was never saved with the edits
+  ASSERT_TRUE(s->has_recovery()) << s->recovery_problem();
+  s->recover();
+  ASSERT_EQ(s->document().timeline.tracks.size(), 1u);
+  ASSERT_EQ(s->document().timeline.tracks[0].clips.size(), 1u);
+  EXPECT_EQ(s->document().timeline.tracks[0].clips[0].name, "shot");
+  EXPECT_EQ(s->document().timeline.tracks[0].clips[0].timeline_start, 12);
+  // The recovered document lists the file it needs that is not there (the child never copied one).
+  EXPECT_EQ(s->missing_files(), std::vector<std::string>{"media/a.mp4"});
+  write(s->to_absolute("media/a.mp4"), "frames");
+  EXPECT_TRUE(s->missing_files().empty());
 }

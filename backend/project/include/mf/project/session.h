@@ -19,6 +19,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "mf/project/document.h"
 #include "mf/project/persistence.h"
@@ -91,6 +92,9 @@ class ProjectSession {
   // Copies a file into <folder>/<subdir>/ under a name not used yet (files already inside the project are not
   // copied) and returns its project-relative path, ready for a MediaItem.
   std::string import_file(const fs::path& source, const std::string& subdir = kMediaDir);
+  // Project-relative paths that the document references (media items, mask keyframes) but that are missing
+  // on disk, e.g. after copying a project folder without its media; the UI offers to relink them.
+  std::vector<std::string> missing_files() const;
   // A fresh path masks/<mask_track_id>/f<frame>-<n>.png for a new painting. Paintings never overwrite an
   // older file, so undoing a stroke can point back at the previous image.
   std::string new_mask_path(const std::string& mask_track_id, std::int64_t frame) const;
