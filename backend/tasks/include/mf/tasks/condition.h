@@ -32,8 +32,10 @@ struct ConditionFrames {
   TaskId task = TaskId::T2V;
   ConditionGeometry geometry;   // for t2v/t2i only `canvas` is set (the requested size)
   FramePlan plan;
-  std::vector<Image8> frames;   // [T] RGB at geometry.canvas (black where nothing is known)
-  std::vector<Image8> masks;    // [T] L at geometry.canvas (255 = keep, 0 = generate)
+  // [T] RGB / L images at geometry.canvas (black frame and mask 0 where nothing is known; 255 = keep). Both are
+  // empty for t2v/t2i, whose condition is all zeros (condition_to_float writes the zeros).
+  std::vector<Image8> frames;
+  std::vector<Image8> masks;
   int width() const { return geometry.canvas.width; }
   int height() const { return geometry.canvas.height; }
   int num_frames() const { return plan.num_frames; }
