@@ -9,14 +9,17 @@
 
 #include "mf/core/error.h"
 #include "mf/io/checkpoint.h"
+#include "mf/io/model_info.h"
 #include "mf/io/pipeline_folder.h"
 #include "mf/io/safetensors.h"
+#include "pipeline_fixture.h"
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 using mf::io::ConfigProblem;
 using mf::io::ShapeMap;
 using mf::io::TransformerConfig;
+using namespace mf::io::testing;
 
 namespace {
 
@@ -25,150 +28,6 @@ fs::path temp_dir(const std::string& name) {
   fs::remove_all(p);
   fs::create_directories(p);
   return p;
-}
-
-// The official Transformer3DModel key set (mfm-reference.md A.2) for a config.
-ShapeMap transformer_shapes(int D, int L, int Ct, bool bias, bool rms, bool motion, int cin = 5, int chunks = 1) {
-  ShapeMap s;
-  auto lin = [&](const std::string& n, int64_t o, int64_t i, bool b = true) {
-    s[n + ".weight"] = {o, i};
-    if (b) s[n + ".bias"] = {o};
-  };
-  s["cond_conv.conv_in.weight"] = {16, cin, 3, 3};
-  s["cond_conv.conv_in.bias"] = {16};
-  const int64_t ch[] = {16, 32, 96, 256, 512};
-  for (int i = 0; i < 4; ++i) {
-    s["cond_conv.blocks." + std::to_string(2 * i) + ".weight"] = {ch[i], ch[i], 3, 3};
-    s["cond_conv.blocks." + std::to_string(2 * i) + ".bias"] = {ch[i]};
-    if (i % 2 == 0) s["cond_conv.blocks." + std::to_string(2 * i + 1) + ".weight"] = {ch[i + 1], ch[i], 3, 3, 3};
-    else s["cond_conv.blocks." + std::to_string(2 * i + 1) + ".weight"] = {ch[i + 1], ch[i], 3, 3};
-    s["cond_conv.blocks." + std::to_string(2 * i + 1) + ".bias"] = {ch[i + 1]};
-  }
-  s["cond_conv.conv_out.weight"] = {D, 512, 3, 3};
-  s["cond_conv.conv_out.bias"] = {D};
-  s["pos_embed.proj.weight"] = {D, 16, 2, 2};
-  s["pos_embed.proj.bias"] = {D};
-  lin("time_embedder.timestep_embedder.linear_1", D, 256);
-  lin("time_embedder.timestep_embedder.linear_2", D, D);
-  if (motion) {
-    lin("time_embedder.guidance_embedder.linear_1", D, 256);
-    lin("time_embedder.guidance_embedder.linear_2", D, D);
-  }
-  for (int i = 0; i < L; ++i) {
-    std::string b = chunks > 1 ? "transformer_blocks." + std::to_string(i / (L / chunks)) + ".module." +
-                                     std::to_string(i % (L / chunks)) + "."
-                               : "transformer_blocks." + std::to_string(i) + ".";
-    lin(b + "norm1.linear", 6 * D, D);
-    if (rms) s[b + "norm1.norm.weight"] = {D};
-    for (const char* a : {"attn1", "attn2"}) {
-      const bool cross = std::string(a) == "attn2";
-      lin(b + a + ".q_proj", D, D, bias);
-      lin(b + a + ".k_proj", D, cross ? Ct : D, bias);
-      lin(b + a + ".v_proj", D, cross ? Ct : D, bias);
-      lin(b + a + ".o_proj", D, D, bias);
-      s[b + a + ".q_norm.weight"] = {D};
-      s[b + a + ".k_norm.weight"] = {D};
-    }
-    s[b + "norm2.weight"] = {D};
-    s[b + "norm3.weight"] = {D};
-    lin(b + "ff.fc1", 4 * D, D);
-    lin(b + "ff.fc2", D, 4 * D);
-  }
-  lin("proj_out_1", 2 * D, D);
-  lin("proj_out_2", 2 * 2 * 16, D);
-  return s;
-}
-
-// A CogVideoX decoder (D.4) with block_out_channels {8, 16}, latent 4, layers_per_block 1.
-ShapeMap vae_shapes() {
-  ShapeMap s;
-  const std::vector<int64_t> boc = {8, 16};
-  const int64_t Z = 4;
-  s["decoder.conv_in.conv.weight"] = {16, Z, 3, 3, 3};
-  s["decoder.conv_in.conv.bias"] = {16};
-  std::vector<int64_t> rev = {16, 8};
-  for (int b = 0; b < 2; ++b) {
-    for (int r = 0; r < 2; ++r) {
-      int64_t in = r == 0 ? (b == 0 ? rev[0] : rev[b - 1]) : rev[b];
-      std::string p = "decoder.up_blocks." + std::to_string(b) + ".resnets." + std::to_string(r) + ".";
-      s[p + "conv1.conv.weight"] = {rev[b], in, 3, 3, 3};
-      s[p + "conv2.conv.weight"] = {rev[b], rev[b], 3, 3, 3};
-      s[p + "norm1.norm_layer.weight"] = {in};
-    }
-  }
-  s["decoder.norm_out.conv_y.conv.weight"] = {8, Z, 1, 1, 1};
-  s["decoder.conv_out.conv.weight"] = {3, 8, 3, 3, 3};
-  s["decoder.conv_out.conv.bias"] = {3};
-  return s;
-}
-
-// T5 encoder (E.2): vocab 40, d_model 48, 2 layers, 4 heads x 12, d_ff 64, gated-gelu.
-ShapeMap t5_shapes() {
-  ShapeMap s;
-  s["shared.weight"] = {40, 48};
-  for (int i = 0; i < 2; ++i) {
-    std::string b = "encoder.block." + std::to_string(i) + ".layer.";
-    for (const char* w : {"q", "k", "v"}) s[b + "0.SelfAttention." + w + ".weight"] = {48, 48};
-    s[b + "0.SelfAttention.o.weight"] = {48, 48};
-    if (i == 0) s[b + "0.SelfAttention.relative_attention_bias.weight"] = {32, 4};
-    s[b + "0.layer_norm.weight"] = {48};
-    s[b + "1.DenseReluDense.wi_0.weight"] = {64, 48};
-    s[b + "1.DenseReluDense.wi_1.weight"] = {64, 48};
-    s[b + "1.DenseReluDense.wo.weight"] = {48, 64};
-    s[b + "1.layer_norm.weight"] = {48};
-  }
-  s["encoder.final_layer_norm.weight"] = {48};
-  return s;
-}
-
-void write_weights(const fs::path& file, const ShapeMap& shapes) {
-  std::vector<mf::io::TensorBlob> blobs;
-  for (const auto& [name, shape] : shapes) {
-    size_t n = 1;
-    for (auto d : shape) n *= static_cast<size_t>(d);
-    blobs.push_back({name, mf::io::DType::U8, shape, std::vector<uint8_t>(n, 0)});
-  }
-  mf::io::write_safetensors(file.string(), blobs);
-}
-
-void write_json(const fs::path& file, const json& j) { std::ofstream(file) << j.dump(2); }
-
-json transformer_json() {
-  return {{"_class_name", "Transformer3DModel"}, {"num_attention_heads", 1}, {"attention_head_dim", 64},
-          {"in_channels", 16}, {"out_channels", 16}, {"num_layers", 2}, {"cross_attention_dim", 48},
-          {"patch_size", 2}, {"activation_fn", "gelu-approximate"}, {"norm_type", "ada_norm_zero"},
-          {"sample_size", 32}, {"use_rope", true}, {"add_motion_score", true}, {"condition_type", "inpaint_mask"},
-          {"use_depth_cond", true}, {"sequence_parallel_size", 1}};
-}
-
-// Writes a complete, consistent tiny pipeline folder; `edit` may change configs before they are written.
-void write_pipeline(const fs::path& root, json tcfg = transformer_json(), ShapeMap tshapes = {}) {
-  fs::create_directories(root);
-  write_json(root / "model_index.json",
-             {{"_class_name", "MfMPipeline"}, {"_diffusers_version", "0.33.1"},
-              {"transformer", {"mfm.modeling.transformer_3d", "Transformer3DModel"}},
-              {"vae", {"diffusers", "AutoencoderKLCogVideoX"}}, {"text_encoder", {"transformers", "T5EncoderModel"}},
-              {"tokenizer", {"transformers", "T5Tokenizer"}},
-              {"scheduler", {"diffusers", "FlowMatchEulerDiscreteScheduler"}}, {"depth_pipe", {nullptr, nullptr}}});
-  for (const char* d : {"transformer", "vae", "text_encoder", "tokenizer", "scheduler"}) fs::create_directories(root / d);
-  write_json(root / "transformer" / "config.json", tcfg);
-  write_weights(root / "transformer" / "diffusion_pytorch_model.safetensors",
-                tshapes.empty() ? transformer_shapes(64, 2, 48, false, false, true) : tshapes);
-  write_json(root / "vae" / "config.json",
-             {{"_class_name", "AutoencoderKLCogVideoX"}, {"block_out_channels", {8, 16}}, {"latent_channels", 4},
-              {"layers_per_block", 1}, {"norm_num_groups", 4},
-              {"down_block_types", {"CogVideoXDownBlock3D", "CogVideoXDownBlock3D"}},
-              {"up_block_types", {"CogVideoXUpBlock3D", "CogVideoXUpBlock3D"}}});
-  write_weights(root / "vae" / "diffusion_pytorch_model.safetensors", vae_shapes());
-  write_json(root / "text_encoder" / "config.json",
-             {{"architectures", {"T5EncoderModel"}}, {"vocab_size", 40}, {"d_model", 48}, {"d_kv", 12}, {"d_ff", 64},
-              {"num_layers", 2}, {"num_heads", 4}, {"feed_forward_proj", "gated-gelu"}, {"model_type", "t5"}});
-  write_weights(root / "text_encoder" / "model.safetensors", t5_shapes());
-  std::ofstream(root / "tokenizer" / "spiece.model") << "not parsed here";
-  write_json(root / "tokenizer" / "tokenizer_config.json",
-             {{"tokenizer_class", "T5Tokenizer"}, {"model_max_length", 512}, {"extra_ids", 100}, {"legacy", true}});
-  write_json(root / "scheduler" / "scheduler_config.json",
-             {{"_class_name", "FlowMatchEulerDiscreteScheduler"}, {"num_train_timesteps", 1000}, {"shift", 5.0}});
 }
 
 bool has_problem(const std::vector<ConfigProblem>& ps, const std::string& key, const std::string& text) {
@@ -467,4 +326,121 @@ TEST(PipelineFolder, BrokenPieces) {
   EXPECT_NE(r.find("model.safetensors: not a valid safetensors file"), std::string::npos) << r;
   EXPECT_FALSE(pf.ok());
   fs::remove_all(root);
+}
+
+// ---- model kind detection (describe_model) -----------------------------------------------------------
+
+namespace {
+mf::io::CheckpointFiles checkpoint_of(const fs::path& file, const ShapeMap& shapes,
+                                      const std::map<std::string, std::string>& meta = {}) {
+  std::vector<mf::io::TensorBlob> blobs;
+  for (const auto& [name, shape] : shapes) {
+    size_t n = 1;
+    for (auto d : shape) n *= static_cast<size_t>(d);
+    blobs.push_back({name, mf::io::DType::U8, shape, std::vector<uint8_t>(n, 0)});
+  }
+  mf::io::write_safetensors(file.string(), blobs, meta);
+  return mf::io::open_checkpoint(file.string());
+}
+
+ShapeMap prefixed(const ShapeMap& m, const std::string& p) {
+  ShapeMap out;
+  for (const auto& kv : m) out[p + kv.first] = kv.second;
+  return out;
+}
+}  // namespace
+
+TEST(ModelInfo, EverySharedParityFileIsRecognised) {
+  const fs::path root = MF_SHARED_DIR "/parity";
+  if (!fs::exists(root)) GTEST_SKIP() << "no ../shared/parity";
+  int n = 0;
+  for (const auto& e : fs::recursive_directory_iterator(root)) {
+    if (e.path().extension() != ".safetensors") continue;
+    SCOPED_TRACE(e.path().string());
+    const std::string stem = e.path().stem().string();
+    auto info = mf::io::describe_model(mf::io::open_checkpoint(e.path().string()), e.path().string());
+    for (const auto& p : info.problems) ADD_FAILURE() << p.to_string();
+    if (stem.rfind("mfm_dit_tiny", 0) == 0) {
+      EXPECT_EQ(info.kind, "parity");
+      EXPECT_EQ(info.component, "transformer");
+      EXPECT_EQ(info.config["transformer"]["num_layers"], 2);
+      EXPECT_EQ(info.config_source["transformer"], "metadata 'config'");
+      EXPECT_GT(info.num_parameters, 3000000u);
+    } else if (stem.rfind("cogvideox_vae", 0) == 0) {
+      EXPECT_EQ(info.kind, "parity");
+      EXPECT_EQ(info.component, "vae");
+      EXPECT_EQ(info.config["vae"]["block_out_channels"], json({32, 32, 64, 64}));
+    } else if (stem == "flowmatch_euler_schedules") {
+      EXPECT_EQ(info.kind, "schedules");
+    } else if (stem == "mfm_pipeline_tiny_weights") {
+      EXPECT_EQ(info.kind, "pipeline_weights");
+      EXPECT_TRUE(info.config.contains("transformer") && info.config.contains("vae") && info.config.contains("scheduler"));
+      EXPECT_EQ(info.weight_prefixes["vae"], "weights.vae.");
+    } else if (stem.rfind("mfm_pipeline_", 0) == 0) {
+      EXPECT_EQ(info.kind, "pipeline_golden");
+      EXPECT_EQ("mfm_pipeline_" + info.task, stem);
+    } else if (stem == "inputs") {
+      EXPECT_EQ(info.kind, "pipeline_inputs");
+    } else {
+      // A parity file added later by another component: it must at least be recognised as one.
+      EXPECT_NE(info.kind, "unknown") << stem;
+    }
+    ++n;
+  }
+  EXPECT_GE(n, 23);
+}
+
+TEST(ModelInfo, BareCheckpointsGetInferredConfigs) {
+  fs::path dir = temp_dir("kinds");
+  auto t = mf::io::describe_model(checkpoint_of(dir / "t.safetensors", transformer_shapes(128, 3, 48, true, false, true)), "t");
+  EXPECT_EQ(t.kind, "checkpoint");
+  EXPECT_EQ(t.component, "transformer");
+  EXPECT_EQ(t.config_source["transformer"], "inferred from shapes");
+  EXPECT_EQ(t.config["transformer"]["num_layers"], 3);
+  EXPECT_EQ(t.config["transformer"]["attention_bias"], true);
+  EXPECT_TRUE(t.problems.empty());  // an inferred config is consistent by construction
+
+  auto v = mf::io::describe_model(checkpoint_of(dir / "v.safetensors", vae_shapes()), "v");
+  EXPECT_EQ(v.component, "vae");
+  EXPECT_EQ(v.config["vae"]["block_out_channels"], json({8, 16}));
+  EXPECT_EQ(v.config["vae"]["latent_channels"], 4);
+  EXPECT_EQ(v.config["vae"]["layers_per_block"], 1);
+  auto vc = mf::io::VaeConfig::from_json(v.config["vae"], "inferred");
+  EXPECT_TRUE(mf::io::check_vae_weights(vc, vae_shapes(), "v").empty());
+
+  auto e = mf::io::describe_model(checkpoint_of(dir / "e.safetensors", t5_shapes()), "e");
+  EXPECT_EQ(e.component, "t5");
+  EXPECT_EQ(e.config["t5"]["d_model"], 48);
+  EXPECT_EQ(e.config["t5"]["num_heads"], 4);
+  EXPECT_EQ(e.config["t5"]["d_kv"], 12);
+  EXPECT_EQ(e.config["t5"]["num_layers"], 2);
+  EXPECT_EQ(e.config["t5"]["feed_forward_proj"], "gated-gelu");
+  auto ec = mf::io::T5Config::from_json(e.config["t5"], "inferred");
+  EXPECT_TRUE(mf::io::check_t5_weights(ec, t5_shapes(), "e").empty());
+
+  ShapeMap depth = {{"backbone.embeddings.cls_token", {1, 1, 8}}, {"neck.convs.0.weight", {4, 8, 3, 3}},
+                    {"head.conv1.weight", {4, 4, 3, 3}}};
+  EXPECT_EQ(mf::io::describe_model(checkpoint_of(dir / "d.safetensors", depth), "d").component, "depth");
+  auto u = mf::io::describe_model(checkpoint_of(dir / "u.safetensors", {{"foo", {3}}}), "u");
+  EXPECT_EQ(u.kind, "unknown");
+  EXPECT_EQ(u.num_parameters, 3u);
+
+  // A parity file of a T5 (weights.*) with a config in metadata that contradicts the weights.
+  ShapeMap par = prefixed(t5_shapes(), "weights.");
+  par["in.ids"] = {1, 4};
+  par["out.hidden"] = {1, 4, 48};
+  auto p = mf::io::describe_model(
+      checkpoint_of(dir / "p.safetensors", par,
+                    {{"config", R"({"vocab_size": 40, "d_model": 48, "d_kv": 12, "d_ff": 64, "num_layers": 3,
+                                    "num_heads": 4, "feed_forward_proj": "gated-gelu"})"}}),
+      "p");
+  EXPECT_EQ(p.kind, "parity");
+  EXPECT_EQ(p.component, "t5");
+  EXPECT_EQ(p.num_parameters, 40u * 48 + [] {
+    uint64_t n = 0;
+    for (const auto& kv : t5_shapes()) if (kv.first != "shared.weight") { uint64_t m = 1; for (auto d : kv.second) m *= d; n += m; }
+    return n;
+  }());
+  EXPECT_TRUE(has_problem(p.problems, "num_layers", "2 encoder blocks")) << all(p.problems);
+  fs::remove_all(dir);
 }
