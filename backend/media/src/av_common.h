@@ -82,7 +82,9 @@ std::string ffmpeg_detail();
 void init_ffmpeg();
 
 // Opens a file for demuxing with existence / emptiness checks that give actionable errors.
-InputPtr open_input(const std::filesystem::path& path);
+// find_info = false skips avformat_find_stream_info (which decodes a few frames); only for callers that just
+// read packets of streams the container header already declares.
+InputPtr open_input(const std::filesystem::path& path, bool find_info = true);
 
 // Clockwise rotation (0/90/180/270) of a stream's display matrix.
 int stream_rotation(const AVStream* st);
@@ -90,9 +92,11 @@ int stream_rotation(const AVStream* st);
 // Converts an AVFrame to an 8-bit Image of the given size/format with correct matrix and range.
 class ToImage {
  public:
+  explicit ToImage(bool fast = false) : fast_(fast) {}
   Image convert(const AVFrame* f, PixelFormat fmt, int out_w, int out_h, const AVCodecParameters* par = nullptr);
 
  private:
+  bool fast_ = false;
   SwsPtr sws_;
   int key_[8] = {-1, -1, -1, -1, -1, -1, -1, -1};
 };

@@ -180,7 +180,11 @@ struct VideoReader::Impl {
 
   void build_index() {
     // Pass 1: packet timestamps, no decoding.
-    InputPtr scan = open_input(path);
+    // The header usually declares the streams; otherwise pay for stream probing again.
+    InputPtr scan = open_input(path, false);
+    const AVCodecParameters* want = fmt->streams[vs]->codecpar;
+    if (scan->nb_streams != fmt->nb_streams || scan->streams[vs]->codecpar->codec_id != want->codec_id)
+      scan = open_input(path, true);
     int svs = vs;
     for (unsigned i = 0; i < scan->nb_streams; ++i)
       if (static_cast<int>(i) != svs) scan->streams[i]->discard = AVDISCARD_ALL;
@@ -414,6 +418,7 @@ VideoReader::VideoReader(const std::filesystem::path& path, DecodeOptions option
   impl_->path = path;
   impl_->name = path.string();
   impl_->opts = options;
+  impl_->conv = ToImage(options.fast_color);
   impl_->open_decoder();
   impl_->build_index();
   impl_->fill_info();

@@ -24,7 +24,7 @@ struct Clip {
     std::vector<Image> src;
     for (int t = 0; t < kN; ++t) src.push_back(pattern_frame(kW, kH, t));
     write_video(path, src, o);
-    linear = read_frames(path);
+    linear = read_frames(path, FrameCacheOptions::preview_decode());
   }
 };
 

@@ -86,6 +86,8 @@ TEST_P(RoundTrip, FramesSizeFpsAndPixels) {
   EXPECT_EQ(n, kN);
   if (std::isinf(c.min_psnr)) EXPECT_TRUE(std::isinf(worst)) << "lossless codec changed pixels: " << worst << " dB";
   else EXPECT_GE(worst, c.min_psnr);
+  RecordProperty("worst_psnr_db", std::to_string(worst));
+  std::printf("%s worst PSNR %.2f dB\n", c.file.c_str(), worst);
 }
 
 const double kExact = INFINITY;
@@ -250,6 +252,24 @@ TEST(MediaCodecs, RotationMetadataIsApplied) {
     ++n;
   }
   EXPECT_EQ(n, 4);
+}
+
+TEST(MediaCodecs, FastColourIsCloseToAccurate) {
+  TempDir dir;
+  std::vector<Image> src;
+  for (int t = 0; t < 4; ++t) src.push_back(pattern_frame(kW, kH, t));
+  EncodeOptions o;
+  o.crf = 8;
+  write_video(dir / "f.mp4", src, o);
+  DecodeOptions fast;
+  fast.fast_color = true;
+  auto a = read_frames(dir / "f.mp4");
+  auto f = read_frames(dir / "f.mp4", fast);
+  ASSERT_EQ(f.size(), src.size());
+  for (size_t i = 0; i < src.size(); ++i) {
+    EXPECT_GE(psnr(f[i], src[i]), 34.0);
+    EXPECT_GE(psnr(a[i], src[i]), psnr(f[i], src[i]));  // accurate is never worse
+  }
 }
 
 TEST(MediaCodecs, OutputSizeAndGrayOptions) {

@@ -29,7 +29,13 @@ struct FrameCacheOptions {
   int prefetch_behind = 2;   // and behind it
   int thumb_height = 72;     // thumbnail height in pixels (width follows the aspect)
   int max_pending = 4;       // newest exact requests kept; older ones are dropped
-  DecodeOptions decode;      // format/size of full frames
+  DecodeOptions decode = preview_decode();  // format/size of full frames (fast colour by default)
+
+  static DecodeOptions preview_decode() {
+    DecodeOptions d;
+    d.fast_color = true;
+    return d;
+  }
 };
 
 struct FrameRequest {

@@ -67,6 +67,9 @@ struct DecodeOptions {
   int height = 0;
   bool apply_rotation = true;
   int threads = 0;  // decoder threads, 0 = FFmpeg picks
+  // YUV->RGB with swscale's SIMD path: ~20x faster at 1080p, ~36 dB instead of ~44 dB on 4:2:0 round trips.
+  // For previews and the timeline; model inputs keep the accurate default.
+  bool fast_color = false;
 };
 
 struct DecodedFrame {
