@@ -152,7 +152,11 @@ void remux_with_comment(const std::filesystem::path& path, const std::string& re
     AVStream* os = avformat_new_stream(out.get(), nullptr);
     if (!os) throw Error(ErrorCode::OutOfMemory, "avformat_new_stream failed");
     avcodec_parameters_copy(os->codecpar, is->codecpar);
-    os->codecpar->codec_tag = 0;
+    // Keep the original tag (e.g. ProRes 'ap4h' vs 'apch') when the output container knows it for this codec.
+    const unsigned tag = is->codecpar->codec_tag;
+    const bool keep_tag = tag && out->oformat->codec_tag &&
+                          av_codec_get_id(out->oformat->codec_tag, tag) == is->codecpar->codec_id;
+    os->codecpar->codec_tag = keep_tag ? tag : 0;
     os->time_base = is->time_base;
     os->avg_frame_rate = is->avg_frame_rate;
     os->disposition = is->disposition;

@@ -365,8 +365,14 @@ struct VideoWriter::Impl {
       check(err >= 0, ErrorCode::Io, "cannot create " + p + " (" + av_error_text(err) + ")");
     }
     Dict mux;
-    if (recipe.size() > 60000 && std::string(oc->oformat->name) == "mov")
-      mux.set("movflags", "use_metadata_tags");  // QuickTime udta strings are limited to 64 KiB
+    const std::string oname = oc->oformat->name;
+    if (oname == "mov" || oname == "mp4") {
+      // colr atom: players read the matrix/range from the container for codecs that do not carry it.
+      std::string flags = "+write_colr";
+      if (recipe.size() > 60000 && oname == "mov")
+        flags += "+use_metadata_tags";  // QuickTime udta strings are limited to 64 KiB
+      mux.set("movflags", flags);
+    }
     err = avformat_write_header(oc.get(), mux.get());
     check(err >= 0, ErrorCode::Io, "cannot write the header of " + p + " (" + av_error_text(err) + ")");
     header_written = true;
