@@ -9,6 +9,7 @@
 #include <set>
 #include <thread>
 #include <unordered_map>
+#include <vector>
 
 #include "mf/core/error.h"
 
@@ -37,6 +38,7 @@ struct FrameCache::Impl {
   std::unordered_map<int64_t, std::list<Entry>::iterator> by_key;
   std::set<int64_t> full_cached, thumb_cached;  // indices, for "nearest cached"
   std::size_t bytes = 0;
+  std::vector<FramePtr> evicted;  // released by the worker after unlocking (freeing 6 MB frames takes time)
 
   struct Pending {
     std::promise<FramePtr> promise;
@@ -71,6 +73,7 @@ struct FrameCache::Impl {
     while (bytes > opts.budget_bytes && lru.size() > 1) {
       Entry& e = lru.back();
       bytes -= e.image->bytes();
+      evicted.push_back(std::move(e.image));  // freed outside the lock
       ((e.key & 1) ? thumb_cached : full_cached).erase(e.key / 2);
       by_key.erase(e.key);
       lru.pop_back();
@@ -188,6 +191,14 @@ struct FrameCache::Impl {
       }
       const bool thumb = key & 1;
       const int64_t index = key / 2;
+      if (FramePtr done = lookup(key)) {  // prefetch got there first
+        auto it = pending.find(key);
+        if (it != pending.end()) {
+          it->second.promise.set_value(done);
+          pending.erase(it);
+        }
+        continue;
+      }
       busy = true;
       lk.unlock();
 
@@ -225,6 +236,13 @@ struct FrameCache::Impl {
         pending.erase(it);
       }
       cv.notify_all();
+      if (!evicted.empty()) {
+        std::vector<FramePtr> trash;
+        trash.swap(evicted);
+        lk.unlock();
+        trash.clear();
+        lk.lock();
+      }
     }
   }
 };

@@ -60,6 +60,7 @@ class FrameCache {
   const MediaInfo& info() const;
   int64_t frame_count() const;
 
+  // Both throw mf::Error(BadInput) for an index outside the clip; decode errors arrive through the future.
   FrameRequest request(int64_t index);      // full-size frame
   FrameRequest thumbnail(int64_t index);    // thumb_height-high frame
   // Moves the prefetch window; direction > 0 plays forward, < 0 backward.
