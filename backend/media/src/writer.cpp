@@ -558,6 +558,9 @@ VideoWriter::VideoWriter(const std::filesystem::path& path, int width, int heigh
   check(m.opts.fps.valid() && m.opts.fps.num <= INT32_MAX && m.opts.fps.den <= INT32_MAX, ErrorCode::BadInput,
         "frame rate must be a positive fraction (got " + m.opts.fps.str() + ")");
   m.opts.fps = m.opts.fps.reduced();
+  check(m.opts.time_base.num == 0 || (m.opts.time_base.valid() && m.opts.time_base.den <= INT32_MAX &&
+                                      m.opts.time_base.num <= INT32_MAX),
+        ErrorCode::BadInput, "time_base must be a positive fraction (got " + m.opts.time_base.str() + ")");
   if (!m.opts.recipe_json.empty()) m.recipe = validated_recipe(m.opts.recipe_json);
   if (m.opts.codec == Codec::Png) {
     m.setup_png();

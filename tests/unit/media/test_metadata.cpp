@@ -22,7 +22,7 @@ TEST(MediaMetadata, RecipeRoundTripsThroughEveryContainer) {
     const char* file;
   };
   for (const C& c : {C{Codec::H264, "r.mp4"}, C{Codec::H264, "r.mov"}, C{Codec::H265, "r.mkv"},
-                     C{Codec::Vp9, "r.webm"}, C{Codec::ProRes422, "r_prores.mov"}}) {
+                     C{Codec::Vp9, "r.webm"}, C{Codec::ProRes422, "r_prores.mov"}, C{Codec::Mjpeg, "r.avi"}}) {
     EncodeOptions o;
     o.codec = c.codec;
     o.recipe_json = recipe.dump();

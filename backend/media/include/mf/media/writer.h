@@ -8,7 +8,8 @@
 //   Gif gif (rgb8 palette)                 Png png: one file per frame (PNG sequence, path with %d or folder)
 // YUV output is tagged BT.709 limited range so decoders convert it back with the same matrix.
 // The recipe JSON goes into the container's `comment` tag (MP4/MOV: ©cmt, MKV/WebM: COMMENT) and into a PNG
-// tEXt chunk with keyword "manyfold:recipe"; read it back with read_recipe() (metadata.h).
+// tEXt chunk with keyword "manyfold:recipe"; read it back with read_recipe() (metadata.h). AVI keeps it as an
+// INFO comment; GIF has no place for it (use the PNG or MP4 output for takes).
 //
 // Threading: a VideoWriter is not thread-safe; one thread writes at a time. Encoder threads are internal.
 #pragma once
