@@ -383,3 +383,54 @@ TEST(MediaCodecs, RationalParsing) {
 
 }  // namespace
 }  // namespace mf::media::test
+
+namespace mf::media::test {
+namespace {
+
+TEST(MediaCodecs, OddSizesSixteenBitAndAlphaImages) {
+  TempDir dir;
+  // Odd sizes: 4:4:4 MJPEG and PNG need no even dimensions.
+  std::vector<Image> src = {pattern_frame(63, 47, 0), pattern_frame(63, 47, 1)};
+  EncodeOptions o;
+  o.codec = Codec::Mjpeg;
+  write_video(dir / "odd.avi", src, o);
+  auto back = read_frames(dir / "odd.avi");
+  ASSERT_EQ(back.size(), 2u);
+  EXPECT_EQ(back[0].width, 63);
+  EXPECT_EQ(back[0].height, 47);
+  EXPECT_GE(psnr(back[1], src[1]), 38.0);
+
+  // 16-bit RGB and 8-bit RGBA PNGs (written by OpenCV) come out as RGB8.
+  cv::Mat bgr16(20, 30, CV_16UC3), bgra(20, 30, CV_8UC4);
+  for (int y = 0; y < 20; ++y)
+    for (int x = 0; x < 30; ++x) {
+      bgr16.at<cv::Vec3w>(y, x) = cv::Vec3w(static_cast<uint16_t>(257 * (x * 8)), static_cast<uint16_t>(257 * (y * 12)), 65535);
+      bgra.at<cv::Vec4b>(y, x) = cv::Vec4b(static_cast<uint8_t>(x * 8), static_cast<uint8_t>(y * 12), 255, static_cast<uint8_t>(x));
+    }
+  ASSERT_TRUE(cv::imwrite((dir / "deep.png").string(), bgr16));
+  ASSERT_TRUE(cv::imwrite((dir / "alpha.png").string(), bgra));
+  for (const char* name : {"deep.png", "alpha.png"}) {
+    Image img = read_image(dir / name);
+    ASSERT_EQ(img.channels, 3) << name;
+    ASSERT_EQ(img.width, 30) << name;
+    for (int y = 0; y < 20; y += 7)
+      for (int x = 0; x < 30; x += 7) {
+        EXPECT_NEAR(img.at(x, y)[0], 255, 1) << name;
+        EXPECT_NEAR(img.at(x, y)[1], y * 12, 1) << name;
+        EXPECT_NEAR(img.at(x, y)[2], x * 8, 1) << name;
+      }
+  }
+  // A PNG sequence read through the pattern seeks like a video.
+  EncodeOptions p;
+  p.codec = Codec::Png;
+  std::vector<Image> seq;
+  for (int t = 0; t < 6; ++t) seq.push_back(pattern_frame(16, 12, t));
+  write_video(dir / "s_%03d.png", seq, p);
+  VideoReader r(dir / "s_%03d.png");
+  ASSERT_EQ(r.frame_count(), 6);
+  EXPECT_EQ(r.frame(4).image.data, seq[4].data);
+  EXPECT_EQ(r.frame(1).image.data, seq[1].data);
+}
+
+}  // namespace
+}  // namespace mf::media::test
