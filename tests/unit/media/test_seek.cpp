@@ -92,7 +92,8 @@ TEST(MediaSeek, OtherContainersAndCodecs) {
     const char* file;
   };
   for (const C& c : {C{Codec::Vp9, "s.webm"}, C{Codec::H265, "s.mkv"}, C{Codec::ProRes422, "s.mov"},
-                     C{Codec::Mjpeg, "s.avi"}, C{Codec::Gif, "s.gif"}}) {
+                     C{Codec::Mjpeg, "s.avi"}, C{Codec::Gif, "s.gif"}, C{Codec::H264, "s_h264.avi"},
+                     C{Codec::H264, "s.mkv"}}) {
     EncodeOptions o;
     o.codec = c.codec;
     o.gop = 15;
