@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <list>
 #include <map>
 #include <mutex>
@@ -204,6 +205,7 @@ struct FrameCache::Impl {
 
       FramePtr img;
       std::exception_ptr error;
+      std::vector<std::pair<int64_t, FramePtr>> passed;
       try {
         VideoReader* r = reader.get();
         if (thumb) {
@@ -215,13 +217,27 @@ struct FrameCache::Impl {
           }
           r = thumb_reader.get();
         }
-        img = std::make_shared<const Image>(r->frame(index).image);
+        if (thumb || opts.keep_before_seek <= 0) {
+          img = std::make_shared<const Image>(r->frame(index).image);
+        } else {
+          // Never keep more than a quarter of the budget this way.
+          const int64_t fit = frame_bytes ? static_cast<int64_t>(opts.budget_bytes / 4 / frame_bytes) : 0;
+          const int64_t keep = std::min<int64_t>(opts.keep_before_seek, fit);
+          std::function<void(DecodedFrame&&)> cb = [&](DecodedFrame&& f) {
+            passed.emplace_back(f.index, std::make_shared<const Image>(std::move(f.image)));
+          };
+          img = std::make_shared<const Image>(r->frame(index, cb, index - keep).image);
+        }
       } catch (...) {
         error = std::current_exception();
       }
 
       lk.lock();
       busy = false;
+      for (auto& [i, f] : passed) {
+        ++st.decoded;
+        insert(key_of(i, false), std::move(f));
+      }
       if (img) {
         ++st.decoded;
         if (!thumb && frame_bytes == 0) frame_bytes = img->bytes();

@@ -363,6 +363,9 @@ struct VideoReader::Impl {
   }
 
   // Decodes forward to frame `target`; returns false if the stream passed it or ended without it.
+  const std::function<void(DecodedFrame&&)>* on_passed = nullptr;
+  int64_t keep_from = INT64_MAX;
+
   bool decode_until(int64_t target, bool* overshot) {
     *overshot = false;
     while (next_raw()) {
@@ -370,6 +373,13 @@ struct VideoReader::Impl {
       if (idx < 0) continue;
       cursor = idx;
       if (idx == target) return true;
+      if (on_passed && *on_passed && idx >= keep_from && idx < target) {
+        DecodedFrame passed;
+        passed.image = convert_current();
+        passed.index = idx;
+        passed.time = time_of(idx);
+        (*on_passed)(std::move(passed));
+      }
       if (idx > target) {
         *overshot = true;
         return false;
@@ -451,6 +461,20 @@ bool VideoReader::read(DecodedFrame& out) {
 }
 
 DecodedFrame VideoReader::frame(int64_t index) { return impl_->frame_at_index(index); }
+
+DecodedFrame VideoReader::frame(int64_t index, const std::function<void(DecodedFrame&&)>& on_passed,
+                                int64_t keep_from) {
+  struct Reset {
+    Impl& m;
+    ~Reset() {
+      m.on_passed = nullptr;
+      m.keep_from = INT64_MAX;
+    }
+  } reset{*impl_};
+  impl_->on_passed = &on_passed;
+  impl_->keep_from = keep_from;
+  return impl_->frame_at_index(index);
+}
 
 DecodedFrame VideoReader::frame_at(Rational t) { return impl_->frame_at_index(index_at(t)); }
 

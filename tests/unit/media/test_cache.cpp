@@ -145,6 +145,26 @@ TEST(MediaFrameCache, ScrubbingKeepsOnlyTheNewestRequests) {
   RecordProperty("worst_request_ms", std::to_string(worst_ms));
 }
 
+TEST(MediaFrameCache, FramesBeforeASeekTargetAreKept) {
+  Clip clip;  // keyframes every 20 frames
+  FrameCacheOptions o;
+  o.prefetch_ahead = 0;
+  o.prefetch_behind = 0;
+  o.keep_before_seek = 6;
+  FrameCache cache(clip.path, o);
+  ASSERT_TRUE(wait_idle(cache));
+  FrameRequest r = cache.request(50);
+  ASSERT_FALSE(r.exact);
+  ASSERT_TRUE(r.pending.get());
+  // Stepping back from 50 finds 44..49 decoded on the way from keyframe 40; 43 was not kept.
+  for (int i = 44; i < 50; ++i) {
+    FrameRequest b = cache.request(i);
+    ASSERT_TRUE(b.exact) << i;
+    EXPECT_EQ(b.frame->data, clip.linear[i].data) << i;
+  }
+  EXPECT_FALSE(cache.request(43).exact);
+}
+
 TEST(MediaFrameCache, ThumbnailsAreSmall) {
   Clip clip;
   FrameCacheOptions o;

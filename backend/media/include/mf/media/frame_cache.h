@@ -27,6 +27,7 @@ struct FrameCacheOptions {
   std::size_t budget_bytes = std::size_t(512) << 20;  // full frames + thumbnails
   int prefetch_ahead = 24;   // frames decoded ahead of the playhead when idle
   int prefetch_behind = 2;   // and behind it
+  int keep_before_seek = 12; // after a seek, also keep up to this many frames decoded just before the target
   int thumb_height = 72;     // thumbnail height in pixels (width follows the aspect)
   int max_pending = 4;       // newest exact requests kept; older ones are dropped
   DecodeOptions decode = preview_decode();  // format/size of full frames (fast colour by default)

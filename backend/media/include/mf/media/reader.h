@@ -16,6 +16,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -97,6 +98,10 @@ class VideoReader {
   bool read(DecodedFrame& out);
   // Frame-accurate random access; the next read() continues after it.
   DecodedFrame frame(int64_t index);
+  // Same, and every frame with index in [keep_from, index) that is decoded on the way (after a seek, from the
+  // keyframe) is converted and handed to on_passed first. The frame cache uses this to keep the frames just
+  // before a scrub target, so stepping backwards does not seek again for each frame.
+  DecodedFrame frame(int64_t index, const std::function<void(DecodedFrame&&)>& on_passed, int64_t keep_from);
   // The frame on screen at time t (seconds from the first frame): the last frame whose time <= t.
   DecodedFrame frame_at(Rational t);
 
