@@ -3,7 +3,8 @@
 //     (to RGB8; accurate and fast colour conversion) at 1920x1080 and 352x640;
 //   - random frame-accurate seeks per second (GOP 48);
 //   - FrameCache: hit latency of request() (median, p99), and while scrubbing randomly with the worker busy
-//     decoding 1080p: the worst request() call time on the caller's thread and the time until the exact frame.
+//     decoding 1080p: the worst request() call time on the caller's thread and the time until the exact frame;
+//     stepping backwards frame by frame (first step seeks, the next ones hit frames kept from that seek).
 //
 //   bench_media [--frames-1080 24] [--frames-small 96] [--out tests/bench/results/media_cpu.json]
 #include <algorithm>
@@ -160,6 +161,18 @@ nlohmann::json bench_cache(const fs::path& clip, int64_t frames) {
   j["scrub_request_call_us_max"] = percentile(call_us, 1.0);
   j["scrub_time_to_exact_frame_ms_median"] = percentile(exact_ms, 0.5);
   j["scrub_time_to_exact_frame_ms_max"] = percentile(exact_ms, 1.0);
+  // Stepping backwards one frame at a time from the end (the playhead moves back, prefetch behind it).
+  cache.clear();
+  std::vector<double> back_ms;
+  for (int64_t i = frames - 1; i >= std::max<int64_t>(0, frames - 13); --i) {
+    auto t0 = Clock::now();
+    cache.set_playhead(i, -1);
+    FrameRequest r = cache.request(i);
+    if (!r.exact) r.pending.wait();
+    back_ms.push_back(secs(t0, Clock::now()) * 1e3);
+  }
+  j["step_back_ms_first"] = back_ms.front();
+  j["step_back_ms_median_after_first"] = percentile(std::vector<double>(back_ms.begin() + 1, back_ms.end()), 0.5);
   auto s = cache.stats();
   j["decoded"] = s.decoded;
   j["dropped"] = s.dropped;
