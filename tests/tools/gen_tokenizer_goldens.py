@@ -176,6 +176,110 @@ def t5_encode(sp, text, extra_ids):
     return ids, mask
 
 
+def _varint(b, i):
+    v = shift = 0
+    while True:
+        c = b[i]
+        i += 1
+        v |= (c & 0x7F) << shift
+        shift += 7
+        if not c & 0x80:
+            return v, i
+
+
+def _enc_varint(v):
+    out = bytearray()
+    while True:
+        c = v & 0x7F
+        v >>= 7
+        out.append(c | (0x80 if v else 0))
+        if not v:
+            return bytes(out)
+
+
+def without_dummy_prefix(model_bytes):
+    """The serialized ModelProto with normalizer_spec.add_dummy_prefix = false (what transformers'
+    T5Tokenizer(legacy=False).get_spm_processor does with the protobuf classes, done on the wire format:
+    a later occurrence of a scalar field overrides an earlier one)."""
+    out, i = bytearray(), 0
+    while i < len(model_bytes):
+        key, j = _varint(model_bytes, i)
+        wt = key & 7
+        if wt == 0:
+            _, j = _varint(model_bytes, j)
+            out += model_bytes[i:j]
+        elif wt == 5:
+            j += 4
+            out += model_bytes[i:j]
+        elif wt == 1:
+            j += 8
+            out += model_bytes[i:j]
+        elif wt == 2:
+            n, k = _varint(model_bytes, j)
+            body = model_bytes[k:k + n]
+            if key >> 3 == 3:  # normalizer_spec
+                body = body + bytes([3 << 3 | 0, 0])
+            out += _enc_varint(key) + _enc_varint(len(body)) + body
+            j = k + n
+        else:
+            raise ValueError("unexpected wire type")
+        i = j
+    return bytes(out)
+
+
+def t5_encode_nonlegacy(sp_nodummy, text, extra_ids):
+    """T5Tokenizer(legacy=False, add_prefix_space=True) as transformers 4.51: spaces for U+2581, a U+2581
+    prefix, special tokens split out, chunks that start with a space encoded as "<unk>" + chunk without a
+    dummy prefix and the "<unk>" pieces dropped; a lone U+2581 before a leading special token dropped."""
+    sp = sp_nodummy
+    pad, eos, unk = sp.piece_to_id("<pad>"), sp.piece_to_id("</s>"), sp.piece_to_id("<unk>")
+    n = sp.get_piece_size()
+    specials = {"<pad>": (pad, False, False), "</s>": (eos, False, False), "<unk>": (unk, False, False)}
+    for i in range(extra_ids):
+        specials[f"<extra_id_{i}>"] = (n + extra_ids - 1 - i, True, True)
+    if text:
+        text = "\u2581" + text.replace("\u2581", " ")
+    unk_len = len(sp.encode("<unk>"))
+    parts, rest = [], text
+    while rest:
+        best = None
+        for tok, (tid, ls, rs) in specials.items():
+            pos = rest.find(tok)
+            if pos >= 0 and (best is None or pos < best[0] or (pos == best[0] and len(tok) > len(best[1]))):
+                best = (pos, tok, tid, ls, rs)
+        if best is None:
+            parts.append((rest, None))
+            break
+        pos, tok, tid, ls, rs = best
+        left = rest[:pos]
+        if ls:
+            left = left.rstrip()
+        parts.append((left, None))
+        parts.append((tok, tid))
+        rest = rest[pos + len(tok):]
+        if rs:
+            rest = rest.lstrip()
+    toks = []  # (piece or None, special id or None)
+    for chunk, tid in parts:
+        if tid is not None:
+            toks.append((None, tid))
+        elif chunk:
+            if not chunk.startswith(("\u2581", " ")):
+                pieces = sp.encode(chunk, out_type=str)
+            else:
+                pieces = sp.encode("<unk>" + chunk, out_type=str)
+                pieces = pieces[unk_len:] if len(pieces) >= unk_len else pieces
+            toks += [(p, None) for p in pieces]
+    if len(toks) > 1 and toks[0][0] == "\u2581" and toks[1][1] is not None:
+        toks = toks[1:]
+    ids = [tid if tid is not None else sp.piece_to_id(p) for p, tid in toks]
+    if len(ids) + 1 > MAX_LEN:
+        ids = ids[:MAX_LEN - 1]
+    if not ids or ids[-1] != eos:
+        ids.append(eos)
+    return ids
+
+
 def read_safetensors(path):
     with open(path, "rb") as f:
         n = struct.unpack("<Q", f.read(8))[0]
@@ -215,6 +319,13 @@ def main():
     for name in ("spm_nfkc_unigram", "spm_bytefallback_cf", "spm_identity_nodummy"):
         entries.append(model_entry(name, os.path.join(FIXTURES, name, "spiece.model"), 100, prompts,
                                    f"tests/fixtures/text/{name}"))
+    # legacy=False (tokenizer_config "legacy": false) on the nfkc model.
+    raw = open(os.path.join(FIXTURES, "spm_nfkc_unigram", "spiece.model"), "rb").read()
+    sp_nd = spm.SentencePieceProcessor(model_proto=without_dummy_prefix(raw))
+    assert sp_nd.encode("a b", out_type=str)[0] == "a", "add_dummy_prefix was not switched off"
+    entries.append({"name": "spm_nfkc_unigram_nonlegacy", "model": "tests/fixtures/text/spm_nfkc_unigram",
+                    "extra_ids": 100, "legacy": False,
+                    "cases": [{"text": t, "input_ids": t5_encode_nonlegacy(sp_nd, t, 100)} for t in prompts]})
     # The pipeline goldens' tokenizer (extra_ids 0 in its tokenizer_config.json).
     tok_dir = os.path.join(SHARED, "parity", "pipeline", "tokenizer")
     sp = spm.SentencePieceProcessor(model_file=os.path.join(tok_dir, "spiece.model"))
@@ -243,7 +354,7 @@ def main():
         f.write(f' "max_length": {MAX_LEN},\n "models": [\n')
         for mi, e in enumerate(entries):
             f.write("  {" + f'"name": {json.dumps(e["name"])}, "model": {json.dumps(e["model"])}, '
-                    f'"extra_ids": {e["extra_ids"]},\n')
+                    f'"extra_ids": {e["extra_ids"]}, "legacy": {json.dumps(e.get("legacy", True))},\n')
             if "official" in e:
                 f.write('   "official": [\n')
                 f.write(",\n".join("    " + json.dumps(o, ensure_ascii=True) for o in e["official"]))
