@@ -105,6 +105,7 @@ void check_component_config(const std::string& dir, mf::io::ModelInfo& info, con
     }
     info.config_source[info.component] = cfg.string();
     info.problems = ps;
+    info.cross_checked = true;
   } catch (const mf::Error& e) {
     info.problems.push_back({mf::io::ConfigProblem::Severity::Error, cfg.string(), "", e.what(), false});
   }
@@ -154,6 +155,7 @@ int inspect_checkpoint(const std::string& path, const Options& opt) {
     j["config"] = info.config;
     j["config_source"] = info.config_source;
     j["problems"] = problems_json(info.problems);
+    j["cross_checked"] = info.cross_checked;
     j["ok"] = errors == 0;
     if (opt.max_tensors >= 0 && static_cast<long>(tensors.size()) > opt.max_tensors)
       tensors.erase(tensors.begin() + opt.max_tensors, tensors.end());
@@ -190,9 +192,10 @@ int inspect_checkpoint(const std::string& path, const Options& opt) {
       std::cout << "config of the " << it.key() << " (" << info.config_source[it.key()] << "):\n";
       std::cout << "  " << it.value().dump() << "\n";
     }
-    if (info.kind == "checkpoint" || info.kind == "parity" || info.kind == "pipeline_weights" ||
-        !info.problems.empty())
+    if (info.cross_checked || !info.problems.empty())
       print_problems(info.problems);
+    else if (info.kind == "checkpoint" || info.kind == "parity")
+      std::cout << "cross-check: none (no typed config for this component)\n";
     if (opt.max_tensors != 0) {
       std::cout << "tensors:\n";
       size_t w = 0;

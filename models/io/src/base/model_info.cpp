@@ -72,14 +72,17 @@ void config_from_metadata(ModelInfo& info, const std::string& component, const s
       auto c = TransformerConfig::from_json(j, where);
       info.config[component] = c.to_json();
       ps = check_transformer_weights(c, shapes, file);
+      info.cross_checked = true;
     } else if (component == "vae") {
       auto c = VaeConfig::from_json(j, where);
       info.config[component] = c.to_json();
       ps = check_vae_weights(c, shapes, file);
+      info.cross_checked = true;
     } else if (component == "t5") {
       auto c = T5Config::from_json(j, where);
       info.config[component] = c.to_json();
       ps = check_t5_weights(c, shapes, file);
+      info.cross_checked = true;
     } else if (component == "scheduler") {
       info.config[component] = SchedulerConfig::from_json(j, where).to_json();
     } else {
@@ -92,7 +95,16 @@ void config_from_metadata(ModelInfo& info, const std::string& component, const s
   info.problems.insert(info.problems.end(), ps.begin(), ps.end());
 }
 
-void config_inferred(ModelInfo& info, const std::string& component, const ShapeMap& shapes) {
+void config_inferred(ModelInfo& info, const std::string& component, const ShapeMap& shapes,
+                     const std::string& file) {
+  // An inferred config agrees with the shapes by construction; still run the checks, which also verify
+  // the shapes the inference did not look at (every block, FFN widths, adapter).
+  std::vector<ConfigProblem> ps;
+  if (component == "transformer") ps = check_transformer_weights(infer_transformer_config(shapes), shapes, file);
+  else if (component == "vae") ps = check_vae_weights(infer_vae_config(shapes), shapes, file);
+  else if (component == "t5") ps = check_t5_weights(infer_t5_config(shapes), shapes, file);
+  info.problems.insert(info.problems.end(), ps.begin(), ps.end());
+  info.cross_checked = component == "transformer" || component == "vae" || component == "t5";
   if (component == "transformer") info.config[component] = infer_transformer_config(shapes).to_json();
   else if (component == "vae") info.config[component] = infer_vae_config(shapes).to_json();
   else if (component == "t5") info.config[component] = infer_t5_config(shapes).to_json();
@@ -213,7 +225,7 @@ ModelInfo describe_model(const CheckpointFiles& ck, const std::string& file) {
       if (const std::string* m = meta_get(std::string(c) + "_config"))
         config_from_metadata(info, c, *m, std::string(c) + "_config", sub, file);
       else
-        config_inferred(info, c, sub);
+        config_inferred(info, c, sub, file);
     }
     if (const std::string* m = meta_get("scheduler_config"))
       config_from_metadata(info, "scheduler", *m, "scheduler_config", {}, file);
@@ -228,7 +240,7 @@ ModelInfo describe_model(const CheckpointFiles& ck, const std::string& file) {
     if (const std::string* m = meta_get("config"))
       config_from_metadata(info, info.component.empty() ? "model" : info.component, *m, "config", sub, file);
     else
-      config_inferred(info, info.component, sub);
+      config_inferred(info, info.component, sub, file);
     return info;
   }
   info.component = detect_component(shapes);
@@ -251,7 +263,7 @@ ModelInfo describe_model(const CheckpointFiles& ck, const std::string& file) {
   if (const std::string* m = meta_get("config"))
     config_from_metadata(info, info.component, *m, "config", shapes, file);
   else
-    config_inferred(info, info.component, shapes);
+    config_inferred(info, info.component, shapes, file);
   return info;
 }
 

@@ -31,6 +31,7 @@ struct ModelInfo {
   std::map<std::string, std::string> config_source;    // component -> "metadata 'config'", "inferred from shapes", ...
   uint64_t num_parameters = 0;        // elements of the model weights (all tensors for unknown files)
   std::vector<ConfigProblem> problems;  // config vs shapes cross-checks, unreadable metadata configs
+  bool cross_checked = false;           // a typed config was checked against the shapes
   std::string summary() const;        // one line, e.g. "parity file of the transformer (weights.*)"
 };
 
