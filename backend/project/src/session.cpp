@@ -68,7 +68,12 @@ std::unique_ptr<ProjectSession> ProjectSession::open(const fs::path& folder_or_f
             "No project file at '" + file.string() + "': choose a Manyfold project folder (it contains project.json)");
   const std::string text = read_file(file);
   Project p = parse_project_text(text, file.string());
-  create_project_folders(folder);  // tolerate a folder copied without its empty sub-folders
+  // Re-create sub-folders lost when the folder was copied (git and some sync tools drop empty folders); a
+  // read-only project still opens.
+  try {
+    create_project_folders(folder);
+  } catch (const Error&) {
+  }
   auto session = std::unique_ptr<ProjectSession>(new ProjectSession(folder, std::move(p), text));
   session->detect_recovery();
   return session;
