@@ -277,7 +277,9 @@ std::optional<std::string> read_recipe(const std::filesystem::path& path) {
   check(std::filesystem::exists(path, ec), ErrorCode::BadInput, path.string() + " does not exist");
   if (looks_png(path) && std::filesystem::is_regular_file(path, ec)) {
     check(std::filesystem::file_size(path, ec) > 0, ErrorCode::BadFile, path.string() + " is empty (0 bytes)");
-    return png_recipe(read_all(path), path.string());
+    std::string bytes = read_all(path);
+    // A file named .png that is something else (a JPEG, say) is left to FFmpeg's probing below.
+    if (bytes.size() >= 8 && std::memcmp(bytes.data(), kPngSig, 8) == 0) return png_recipe(bytes, path.string());
   }
   InputPtr ctx = open_input(path);
   return recipe_of(path, ctx.get());

@@ -111,6 +111,20 @@ TEST(MediaMetadata, WriteRecipeInPlace) {
   EXPECT_TRUE(throws_mf([&] { write_recipe(dir / "take.mp4", "[oops"); }, {ErrorCode::BadInput}));
 }
 
+TEST(MediaMetadata, MisnamedFilesAreProbedByContent) {
+  TempDir dir;
+  // An MKV renamed to .png still gives its recipe; a text file renamed to .png is BadFile.
+  EncodeOptions o;
+  o.recipe_json = sample_recipe().dump();
+  write_video(dir / "clip.mkv", {pattern_frame(64, 48, 0)}, o);
+  fs::copy_file(dir / "clip.mkv", dir / "clip.png");
+  auto r = read_recipe(dir / "clip.png");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(nlohmann::json::parse(*r), sample_recipe());
+  write_bytes(dir / "text.png", "hello");
+  EXPECT_TRUE(throws_mf([&] { read_recipe(dir / "text.png"); }, {ErrorCode::BadFile}));
+}
+
 TEST(MediaMetadata, ForeignCommentIsNotARecipe) {
   TempDir dir;
   write_video(dir / "c.mp4", {pattern_frame(64, 48, 0)});
