@@ -3,6 +3,8 @@
 // official MfM pipeline recorded in ../shared/parity/pipeline.
 #include <gtest/gtest.h>
 
+#include <cctype>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -10,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "mf/core/error.h"
+#include "mf/io/safetensors.h"
 #include "mf/text/sentencepiece.h"
 #include "mf/text/tokenizer.h"
 
@@ -250,4 +253,38 @@ TEST(Tokenizer, NonLegacyMode) {
     fs::remove_all(dir);
   }
   EXPECT_GE(checked, 200);
+}
+
+// Straight from the official pipeline goldens: the tokenizer/ folder, the prompts in each file's metadata
+// (lower-cased and stripped as the pipeline's _text_preprocessing does) and out.token_ids_positive/negative.
+TEST(Tokenizer, OfficialPipelineGoldensDirectly) {
+  const fs::path dir = fs::path(MF_SHARED_DIR) / "parity/pipeline";
+  if (!fs::exists(dir / "tokenizer/spiece.model")) GTEST_SKIP() << "no " << dir;
+  auto tok = T5Tokenizer::load((dir / "tokenizer").string());
+  int checked = 0;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind("mfm_pipeline_", 0) != 0 || e.path().extension() != ".safetensors") continue;
+    auto file = mf::io::SafetensorsFile::open(e.path().string());
+    for (auto [key, tensor] : {std::pair<const char*, const char*>{"prompt", "out.token_ids_positive"},
+                               {"negative_prompt", "out.token_ids_negative"}}) {
+      auto m = file->metadata().find(key);
+      const auto* info = file->find(tensor);
+      if (m == file->metadata().end() || !info) continue;
+      std::string text = m->second;
+      for (char& c : text) {
+        ASSERT_LT(static_cast<unsigned char>(c), 0x80) << "non-ASCII prompt: Python's lower() would be needed";
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      }
+      while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
+      while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.erase(0, 1);
+      ASSERT_EQ(info->dtype, mf::io::DType::I64);
+      ASSERT_EQ(info->numel(), 77u);
+      std::vector<int64_t> want(77);
+      std::memcpy(want.data(), file->data(*info), 77 * sizeof(int64_t));
+      EXPECT_EQ(tok.encode(text).ids, want) << name << " " << key << ": '" << text << "'";
+      ++checked;
+    }
+  }
+  EXPECT_EQ(checked, 30);
 }
