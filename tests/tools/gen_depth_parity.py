@@ -345,6 +345,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--transformers-src", required=True,
                     help="path to a transformers source tree's src/transformers folder (4.51.x)")
+    ap.add_argument("--reference-label", default="",
+                    help="how to name the transformers tree in the files' metadata (default: its __version__)")
     ap.add_argument("--out-dir", default=os.path.join(os.path.dirname(__file__), "..", "fixtures", "depth"))
     args = ap.parse_args()
     tf_src = os.path.abspath(args.transformers_src)
@@ -365,9 +367,14 @@ def main():
               "requires_backends": lambda *a, **k: None}
         fns = extract_functions(os.path.join(tf_src, "models", "dpt", "image_processing_dpt.py"),
                                 ["get_resize_output_image_size", "post_process_depth_estimation"], ns)
-        source = ("transformers DepthAnythingForDepthEstimation + Dinov2Backbone (official modeling files from "
-                  f"{os.path.basename(os.path.dirname(tf_src.rstrip('/')))}), torch {torch.__version__}, CPU float32, "
-                  "eager attention; tests/tools/gen_depth_parity.py")
+        version = "unknown"
+        for line in open(os.path.join(tf_src, "__init__.py")):
+            if line.startswith("__version__"):
+                version = line.split("=", 1)[1].strip().strip('"')
+        label = args.reference_label or f"transformers {version}"
+        source = (f"{label}: official modeling_depth_anything.py + modeling_dinov2.py (DepthAnythingForDepthEstimation,"
+                  f" Dinov2Backbone), torch {torch.__version__}, CPU float32, eager attention; "
+                  "tests/tools/gen_depth_parity.py")
 
         tiny = {
             "backbone_config": {"model_type": "dinov2", "hidden_size": 32, "num_hidden_layers": 5,
