@@ -606,6 +606,36 @@ void RemoveMarker::undo(Project& doc) {
   v.insert(v.begin() + static_cast<std::ptrdiff_t>(index_), removed_);
 }
 
+namespace {
+void place_marker(Project& doc, const std::string& id, std::int64_t frame) {
+  auto& v = doc.timeline.markers;
+  const std::size_t i = index_of(v, id, "marker");
+  Marker m = v[i];
+  m.frame = frame;
+  v.erase(v.begin() + static_cast<std::ptrdiff_t>(i));
+  v.insert(std::lower_bound(v.begin(), v.end(), m, marker_less), m);
+}
+}  // namespace
+
+void MoveMarker::redo(Project& doc) {
+  if (!applied_) {
+    const auto& v = doc.timeline.markers;
+    from_ = v[index_of(v, id_, "marker")].frame;
+    mf::check(to_ >= 0, ErrorCode::BadInput, "a marker cannot sit before frame 0");
+    applied_ = true;
+  }
+  place_marker(doc, id_, to_);
+}
+
+void MoveMarker::undo(Project& doc) { place_marker(doc, id_, from_); }
+
+bool MoveMarker::merge_with(const Command& next) {
+  const auto& n = static_cast<const MoveMarker&>(next);
+  if (n.id_ != id_) return false;
+  to_ = n.to_;
+  return true;
+}
+
 // --- keyframe marks -------------------------------------------------------------------------------------------
 
 namespace {
@@ -686,6 +716,41 @@ void RemoveStillKeyframe::redo(Project& doc) {
 void RemoveStillKeyframe::undo(Project& doc) {
   auto& stills = doc.timeline.keyframes.stills;
   stills.insert(stills.begin() + static_cast<std::ptrdiff_t>(index_), removed_);
+}
+
+namespace {
+void place_still(Project& doc, const std::string& id, std::int64_t frame) {
+  auto& stills = doc.timeline.keyframes.stills;
+  const std::size_t i = index_of(stills, id, "still keyframe");
+  StillKeyframe k = stills[i];
+  k.frame = frame;
+  stills.erase(stills.begin() + static_cast<std::ptrdiff_t>(i));
+  auto it = std::lower_bound(stills.begin(), stills.end(), frame,
+                             [](const StillKeyframe& s, std::int64_t f) { return s.frame < f; });
+  stills.insert(it, std::move(k));
+}
+}  // namespace
+
+void MoveStillKeyframe::redo(Project& doc) {
+  if (!applied_) {
+    const auto& stills = doc.timeline.keyframes.stills;
+    from_ = stills[index_of(stills, id_, "still keyframe")].frame;
+    mf::check(to_ >= 0, ErrorCode::BadInput, "a keyframe cannot sit before frame 0");
+    for (const auto& s : stills)
+      mf::check(s.id == id_ || s.frame != to_, ErrorCode::BadInput,
+                "frame " + std::to_string(to_) + " already has keyframe " + s.id);
+    applied_ = true;
+  }
+  place_still(doc, id_, to_);
+}
+
+void MoveStillKeyframe::undo(Project& doc) { place_still(doc, id_, from_); }
+
+bool MoveStillKeyframe::merge_with(const Command& next) {
+  const auto& n = static_cast<const MoveStillKeyframe&>(next);
+  if (n.id_ != id_) return false;
+  to_ = n.to_;
+  return true;
 }
 
 // --- mask tracks ---------------------------------------------------------------------------------------------

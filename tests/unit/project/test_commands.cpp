@@ -379,6 +379,34 @@ TEST(Commands, InOutMarkersAndStills) {
   push_and_roundtrip(e, std::make_unique<RemoveStillKeyframe>(k.still_id()));
 }
 
+TEST(Commands, MarkerAndKeyframeDragsMerge) {
+  Scene s;
+  Editor& e = s.e;
+  const std::string m1 = e.push(std::make_unique<AddMarker>(10, "a")).marker_id();
+  e.push(std::make_unique<AddMarker>(20, "b"));
+  const std::string k1 = e.push(std::make_unique<AddStillKeyframe>(s.still, 5)).still_id();
+  e.push(std::make_unique<AddStillKeyframe>(s.still, 50));
+  const std::string before = dump(e.doc);
+  const std::size_t count = e.stack.count();
+  for (int f = 11; f <= 30; ++f) e.push(std::make_unique<MoveMarker>(m1, f));
+  EXPECT_EQ(e.stack.count(), count + 1);
+  EXPECT_EQ(e.doc.timeline.markers.back().id, m1);  // re-sorted past marker b
+  e.stack.break_merge();
+  for (int f = 6; f <= 60; f += 6) e.push(std::make_unique<MoveStillKeyframe>(k1, f));
+  EXPECT_EQ(e.stack.count(), count + 2);
+  EXPECT_EQ(e.doc.timeline.keyframes.stills.back().id, k1);  // 60, after the still at 50
+  expect_refused(e, std::make_unique<MoveStillKeyframe>(k1, 50), "already");
+  expect_refused(e, std::make_unique<MoveMarker>(m1, -1), "before frame 0");
+  expect_refused(e, std::make_unique<MoveMarker>("marker-404", 3), "marker-404");
+  const std::string after = dump(e.doc);
+  e.stack.undo();
+  e.stack.undo();
+  EXPECT_EQ(dump(e.doc), before);
+  e.stack.redo();
+  e.stack.redo();
+  EXPECT_EQ(dump(e.doc), after);
+}
+
 TEST(Commands, FrameAndClipMarksValidate) {
   Scene s;
   Editor& e = s.e;

@@ -60,7 +60,7 @@ class RandomEditor {
   std::pair<std::unique_ptr<Command>, std::string> next(const Project& d) {
     const Clip* clip = pick_clip(d);
     const std::string cid = clip && !chance(0.03) ? clip->id : "clip-bogus";
-    switch (uniform(0, 27)) {
+    switch (uniform(0, 28)) {
       case 0:
       case 1:
       case 2: {
@@ -171,7 +171,12 @@ class RandomEditor {
           return {std::make_unique<RemoveStillKeyframe>(pick_id(
                       d.timeline.keyframes.stills, [](const StillKeyframe& s) { return s.id; }, "still-bogus")),
                   "RemoveStillKeyframe"};
-        return {std::make_unique<AddStillKeyframe>(media_id(d), uniform(-1, 300)), "AddStillKeyframe"};
+        std::vector<MediaItem> images;
+        for (const auto& m : d.media)
+          if (m.kind == MediaKind::Image) images.push_back(m);
+        const std::string media = chance(0.8) ? pick_id(images, [](const MediaItem& m) { return m.id; }, "media-bogus")
+                                              : media_id(d);
+        return {std::make_unique<AddStillKeyframe>(media, uniform(-1, 300)), "AddStillKeyframe"};
       }
       case 22: {
         if (!d.references.empty() && chance(0.4))
@@ -205,6 +210,16 @@ class RandomEditor {
       }
       case 26:
         return {std::make_unique<MoveClip>(cid, track_id(d), uniform(0, 400)), "MoveClip"};
+      case 27:
+        if (chance(0.5))
+          return {std::make_unique<MoveMarker>(
+                      pick_id(d.timeline.markers, [](const Marker& m) { return m.id; }, "marker-bogus"),
+                      uniform(-1, 300)),
+                  "MoveMarker"};
+        return {std::make_unique<MoveStillKeyframe>(
+                    pick_id(d.timeline.keyframes.stills, [](const StillKeyframe& k) { return k.id; }, "still-bogus"),
+                    uniform(-1, 300)),
+                "MoveStillKeyframe"};
       default: {
         // A whole macro as one command.
         auto macro = std::make_unique<MacroCommand>("Macro");
@@ -368,13 +383,17 @@ void run_random_session(unsigned seed, int steps) {
   ASSERT_EQ(dump(e.doc), final_state);
 
   // The run must have been meaningful: every command kind applied at least once, and plenty of work done.
+  int least = 1 << 30;
   for (const char* kind :
        {"AddClip", "RemoveClip", "MoveClip", "TrimClip", "SplitClip", "AddTrack", "RemoveTrack", "SetTrackSettings",
         "SetInOut", "AddMarker", "RemoveMarker", "AddMaskTrack", "RemoveMaskTrack", "SetMaskKeyframe",
         "RemoveMaskKeyframe", "SetMaskHold", "SetMaskInterpolation", "SetFrameMark", "SetClipMark",
         "AddStillKeyframe", "RemoveStillKeyframe", "AddReference", "RemoveReference", "AddMedia", "RemoveMedia",
-        "SetProjectSettings", "AddTake", "MacroCommand"})
+        "SetProjectSettings", "AddTake", "MacroCommand", "MoveMarker", "MoveStillKeyframe"})
+  {
     EXPECT_GT(applied[kind], 0) << kind << " never applied (seed " << seed << ")";
+    least = std::min(least, applied[kind]);
+  }
   int total = 0, total_refused = 0;
   for (const auto& [k, n] : applied) total += n;
   for (const auto& [k, n] : refused) total_refused += n;
@@ -386,9 +405,9 @@ void run_random_session(unsigned seed, int steps) {
   EXPECT_GT(macros, 0);
   EXPECT_GT(e.checks, total);
   std::printf("seed %u: %d applied, %d refused, %d undos, %d redos, %d merges, %d grouped, %zu undo steps, "
-              "%zu clips, %zu bytes of JSON\n",
+              "%zu clips, %zu bytes of JSON, rarest command kind applied %d times\n",
               seed, total, total_refused, undos, redos, merges, macros, e.stack.count(), gen.clips(e.doc).size(),
-              dump(e.doc).size());
+              dump(e.doc).size(), least);
 }
 
 }  // namespace

@@ -359,6 +359,22 @@ class RemoveMarker : public Command {
   Marker removed_;
 };
 
+// Moves a marker to another frame; consecutive moves of the same marker merge (a drag on the ruler).
+class MoveMarker : public Command {
+ public:
+  MoveMarker(std::string marker_id, std::int64_t frame) : id_(std::move(marker_id)), to_(frame) {}
+  std::string text() const override { return "Move marker"; }
+  void redo(Project& doc) override;
+  void undo(Project& doc) override;
+  int merge_id() const override { return 3; }
+  bool merge_with(const Command& next) override;
+
+ private:
+  std::string id_;
+  std::int64_t to_, from_ = 0;
+  bool applied_ = false;
+};
+
 // --- keyframe marks -------------------------------------------------------------------------------------------
 
 enum class MarkSlot { First, Last };
@@ -416,6 +432,23 @@ class RemoveStillKeyframe : public Command {
   std::string id_;
   std::size_t index_ = 0;
   StillKeyframe removed_;
+};
+
+// Moves a still keyframe to another timeline frame (refused when another still sits there); consecutive moves
+// of the same keyframe merge.
+class MoveStillKeyframe : public Command {
+ public:
+  MoveStillKeyframe(std::string still_id, std::int64_t frame) : id_(std::move(still_id)), to_(frame) {}
+  std::string text() const override { return "Move keyframe"; }
+  void redo(Project& doc) override;
+  void undo(Project& doc) override;
+  int merge_id() const override { return 4; }
+  bool merge_with(const Command& next) override;
+
+ private:
+  std::string id_;
+  std::int64_t to_, from_ = 0;
+  bool applied_ = false;
 };
 
 // --- mask tracks ---------------------------------------------------------------------------------------------
