@@ -298,8 +298,20 @@ def read_safetensors(path):
         return header.get("__metadata__", {}), tensors
 
 
+def byte_strings():
+    """Byte strings that are not valid UTF-8 (sentencepiece replaces each bad byte by U+FFFD), plus random
+    bytes; only sentencepiece itself can take them (T5Tokenizer needs a str)."""
+    fixed = [b"a\xffb", b"\xc3(", b"x\xe2\x82", b"\xf0\x9f\x98", b"\x80\x80abc", b"\xed\xa0\x80 surrogate",
+             b"\xc0\xaf overlong", b"\xf4\x90\x80\x80 too big", b"ok \xef\xbf\xbd real U+FFFD", b"\xfe\xfe  \xff"]
+    rng = random.Random(99)
+    rnd = [bytes(rng.randrange(256) for _ in range(rng.randint(1, 40))) for _ in range(40)]
+    rnd += [bytes(rng.choice(b"ab \xc3\xa9\xe2\x96\x81\x80\xff#:.") for _ in range(rng.randint(1, 30))) for _ in range(40)]
+    return fixed + rnd
+
+
 def model_entry(name, model_path, extra_ids, prompts, label):
     sp = spm.SentencePieceProcessor(model_file=model_path)
+    byte_cases = [{"hex": b.hex(), "sp_ids": sp.encode(b)} for b in byte_strings()]
     cases = []
     for text in prompts:
         ids, mask = t5_encode(sp, text, extra_ids)
@@ -309,7 +321,7 @@ def model_entry(name, model_path, extra_ids, prompts, label):
         assert all(i == 0 for i in ids[n:]) and mask == [1] * n + [0] * (MAX_LEN - n)
         case = {"text": text, "sp_ids": sp.encode(text), "input_ids": ids[:n]}
         cases.append(case)
-    return {"name": name, "model": label, "extra_ids": extra_ids, "cases": cases}
+    return {"name": name, "model": label, "extra_ids": extra_ids, "cases": cases, "byte_cases": byte_cases}
 
 
 def main():
@@ -358,6 +370,10 @@ def main():
             if "official" in e:
                 f.write('   "official": [\n')
                 f.write(",\n".join("    " + json.dumps(o, ensure_ascii=True) for o in e["official"]))
+                f.write("\n   ],\n")
+            if "byte_cases" in e:
+                f.write('   "byte_cases": [\n')
+                f.write(",\n".join("    " + json.dumps(c, separators=(",", ":")) for c in e["byte_cases"]))
                 f.write("\n   ],\n")
             f.write('   "cases": [\n')
             f.write(",\n".join("    " + json.dumps(c, ensure_ascii=True, separators=(",", ":")) for c in e["cases"]))

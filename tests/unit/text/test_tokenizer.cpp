@@ -288,3 +288,25 @@ TEST(Tokenizer, OfficialPipelineGoldensDirectly) {
   }
   EXPECT_EQ(checked, 30);
 }
+
+// Bytes that are not valid UTF-8: each bad byte becomes U+FFFD, as sentencepiece does.
+TEST(Tokenizer, InvalidUtf8MatchesSentencePiece) {
+  int checked = 0;
+  for (const auto& m : goldens()["models"]) {
+    if (!m.contains("byte_cases")) continue;
+    const std::string label = m["model"].get<std::string>();
+    const fs::path dir = label.rfind("tests/", 0) == 0 ? model_dir(label) : fs::path(MF_SHARED_DIR) / "parity/pipeline/tokenizer";
+    if (!fs::exists(dir / "spiece.model")) continue;
+    auto tok = T5Tokenizer::load(dir.string());
+    for (const auto& c : m["byte_cases"]) {
+      const std::string hex = c["hex"].get<std::string>();
+      std::string bytes;
+      for (size_t i = 0; i + 1 < hex.size(); i += 2) bytes.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+      const auto want = c["sp_ids"].get<std::vector<int>>();
+      const auto got = tok.model().encode(bytes);
+      EXPECT_EQ(got, want) << m["name"] << " bytes " << hex << ": " << diff(got, want);
+      ++checked;
+    }
+  }
+  EXPECT_GE(checked, 300);
+}
