@@ -183,13 +183,14 @@ void ProjectSession::save_as(const fs::path& new_folder_in) {
   fs::remove(old_journal, ec);
 }
 
-bool ProjectSession::autosave() {
-  if (recovery_) return false;  // keep the crash journal until the user decides
-  if (stack_.revision() == autosaved_revision_) return false;
+std::optional<ProjectSession::AutosaveWrite> ProjectSession::prepare_autosave() {
+  if (recovery_) return std::nullopt;  // keep the crash journal until the user decides
+  if (stack_.revision() == autosaved_revision_) return std::nullopt;
   autosaved_revision_ = stack_.revision();
   if (stack_.is_clean()) {
-    if (journal_written_) remove_journal();
-    return false;
+    if (!journal_written_) return std::nullopt;
+    journal_written_ = false;
+    return AutosaveWrite{journal_file(), {}, true};
   }
   nlohmann::json undo{{"index", stack_.index()}, {"count", stack_.count()}};
   undo["clean_index"] = stack_.clean_index() ? nlohmann::json(*stack_.clean_index()) : nlohmann::json(nullptr);
@@ -199,12 +200,26 @@ bool ProjectSession::autosave() {
                    {"base_fingerprint", saved_fingerprint_},
                    {"undo", undo},
                    {"document", to_json(doc_)}};
-  std::error_code ec;
-  fs::create_directories(folder_ / kAutosaveDir, ec);
-  if (ec) throw Error(ErrorCode::Io, "Cannot create '" + (folder_ / kAutosaveDir).string() + "': " + ec.message());
-  atomic_write_file(journal_file(), j.dump() + "\n");
   journal_written_ = true;
-  return true;
+  return AutosaveWrite{journal_file(), j.dump() + "\n", false};
+}
+
+void ProjectSession::AutosaveWrite::run() const {
+  std::error_code ec;
+  if (remove) {
+    fs::remove(journal, ec);
+    return;
+  }
+  fs::create_directories(journal.parent_path(), ec);
+  if (ec) throw Error(ErrorCode::Io, "Cannot create '" + journal.parent_path().string() + "': " + ec.message());
+  atomic_write_file(journal, text);
+}
+
+bool ProjectSession::autosave() {
+  auto write = prepare_autosave();
+  if (!write) return false;
+  write->run();
+  return !write->remove;
 }
 
 void ProjectSession::close() {

@@ -8,6 +8,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <thread>
 
 #include "mf/core/error.h"
 #include "mf/project/persistence.h"
@@ -426,4 +427,39 @@ TEST_F(TempDir, KilledProcessRecoversOnNextStart) {
   EXPECT_EQ(s->missing_files(), std::vector<std::string>{"media/a.mp4"});
   write(s->to_absolute("media/a.mp4"), "frames");
   EXPECT_TRUE(s->missing_files().empty());
+}
+
+TEST_F(TempDir, AutosaveWriteOnAWorkerThread) {
+  const fs::path dir = root / "p";
+  {
+    auto s = ProjectSession::create(dir, {});
+    EXPECT_FALSE(s->prepare_autosave());  // nothing changed
+    s->push(std::make_unique<AddMarker>(4, "threaded"));
+    auto write = s->prepare_autosave();
+    ASSERT_TRUE(write);
+    EXPECT_FALSE(write->remove);
+    EXPECT_FALSE(s->prepare_autosave());  // already prepared for this revision
+    std::thread worker([w = *write] { w.run(); });
+    worker.join();
+    // A write that lands after save() is tied to the old project.json and is not offered later.
+    s->push(std::make_unique<AddMarker>(5, "late"));
+    auto late = s->prepare_autosave();
+    ASSERT_TRUE(late);
+    s->save();
+    late->run();
+  }
+  auto s = ProjectSession::open(dir);
+  EXPECT_FALSE(s->has_recovery());
+  EXPECT_NE(s->recovery_problem().find("older state"), std::string::npos) << s->recovery_problem();
+  EXPECT_EQ(s->document().timeline.markers.size(), 2u);
+  // Back to clean after an autosave: the prepared step removes the journal.
+  s->push(std::make_unique<AddMarker>(6, "x"));
+  s->prepare_autosave()->run();
+  EXPECT_TRUE(fs::exists(s->journal_file()));
+  s->undo_stack().undo();
+  auto clean = s->prepare_autosave();
+  ASSERT_TRUE(clean);
+  EXPECT_TRUE(clean->remove);
+  clean->run();
+  EXPECT_FALSE(fs::exists(s->journal_file()));
 }

@@ -75,6 +75,18 @@ class ProjectSession {
   // Writes the journal when the document changed since the last call; returns true when it wrote.
   bool autosave();
 
+  // The same in two halves, for an app that keeps disk I/O off the UI thread: prepare_autosave() runs on the
+  // owner thread (it serialises the document, only when it changed) and AutosaveWrite::run() on a worker.
+  // Run the writes in order on one worker. A write still in flight after save() leaves a journal tied to
+  // the previous project.json, which open() recognises as stale and does not offer.
+  struct AutosaveWrite {
+    fs::path journal;
+    std::string text;     // the journal contents
+    bool remove = false;  // the document is clean again: delete the journal instead
+    void run() const;     // throws mf::Error(Io)
+  };
+  std::optional<AutosaveWrite> prepare_autosave();
+
   bool has_recovery() const { return recovery_.has_value(); }
   std::optional<RecoveryInfo> recovery_info() const;
   // Why a journal that exists was not offered (unreadable, stale), empty otherwise.
