@@ -515,7 +515,7 @@ void AddTake::redo(Project& doc) {
     std::string track_id;
     for (std::size_t i = loc->track + 1; i < doc.timeline.tracks.size() && track_id.empty(); ++i) {
       const Track& t = doc.timeline.tracks[i];
-      if (t.locked) continue;
+      if (t.locked || t.hidden) continue;  // a take must land where the user can see and edit it
       bool free = true;
       for (const auto& c : t.clips) free = free && !c.timeline_range().overlaps(span);
       if (free) track_id = t.id;

@@ -493,6 +493,16 @@ TEST(Commands, AddTakeStacksAboveSourceAndGroups) {
   EXPECT_EQ(e.doc.timeline.tracks.size(), 4u);
   EXPECT_EQ(e.doc.locate_clip(take2.clip_id())->track, 1u);
   EXPECT_EQ(e.doc.take_group_clips(take.take_group()).size(), 3u);
+  // Hidden or locked tracks are skipped: v2 is free once its clip is gone, but hidden, so a new track appears.
+  ASSERT_EQ(e.doc.timeline.tracks[3].id, s.v2);
+  e.push(std::make_unique<RemoveClip>(e.doc.timeline.tracks[3].clips.at(0).id));
+  e.push(std::make_unique<SetTrackSettings>(s.v2, TrackSettings{std::nullopt, true, false}));
+  req.media.path = "renders/take3.mp4";
+  req.source = FrameRange{0, 10};
+  auto& take3 = e.push(std::make_unique<AddTake>(req));
+  EXPECT_EQ(e.doc.timeline.tracks.size(), 5u);
+  EXPECT_EQ(e.doc.locate_clip(take3.clip_id())->track, 1u);
+  EXPECT_EQ(e.clip(take3.clip_id()).duration(), 10);
   // A take of a clip that vanished is refused cleanly.
   req.source_clip_id = "clip-404";
   expect_refused(e, std::make_unique<AddTake>(req), "clip-404");

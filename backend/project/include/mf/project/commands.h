@@ -292,8 +292,8 @@ class SetClipTakeGroup : public Command {
 };
 
 // A finished job lands as a take: its file joins the media bin (the recipe on the media item and the clip),
-// and a clip is placed at the source clip's start on the first track above the source that has room (a new
-// "Takes" track right above it when none has). The take and its source share a take group.
+// and a clip is placed at the source clip's start on the first visible, unlocked track above the source that
+// has room (a new "Takes" track right above it when none has). The take and its source share a take group.
 struct TakeRequest {
   std::string source_clip_id;
   MediaItem media;                       // the rendered file (path relative to the project, e.g. renders/...)
