@@ -257,8 +257,9 @@ int64_t Transformer3DModelImpl::parameter_count() const {
 }
 
 BlockContext Transformer3DModelImpl::embed(const TransformerInputs& in, torch::Tensor* tokens) {
-  const auto dt = opts_.dtype;
-  const auto dev = opts_.device;
+  // Dtype and device of the weights as they are now (the module may have been moved with ->to()).
+  const auto dt = pos_embed->proj->weight.scalar_type();
+  const auto dev = pos_embed->proj->weight.device();
   check(in.hidden_states.defined() && in.hidden_states.dim() == 5, ErrorCode::BadInput,
         "hidden_states must be latents [B, C, T, h, w]");
   auto x = in.hidden_states.to(dev, dt);

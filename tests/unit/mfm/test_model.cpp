@@ -417,5 +417,9 @@ TEST(MfmModel, Bf16PolicyTracksFp32) {
     EXPECT_EQ(b.scalar_type(), torch::kBFloat16);
     EXPECT_GT(cosine(b, a), 0.999) << upcast;
     EXPECT_LT(rel_l2(b, a), 3e-2) << upcast;
+    // Converting a built model with ->to() gives the same bf16 model.
+    auto moved = make_model(c, 71);
+    moved->to(torch::kBFloat16);
+    EXPECT_TRUE(moved->forward(in).equal(b)) << upcast;
   }
 }

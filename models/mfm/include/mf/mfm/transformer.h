@@ -9,8 +9,8 @@
 // forward(inputs) does exactly this.
 //
 // Dtypes: the module computes in the dtype of its parameters (fp32, or bf16 with the official policy:
-// modulation, gates, norm statistics and RoPE in fp32; see ops.h). Inputs are cast to the model dtype
-// and device; timesteps stay fp32. Parameters are created uninitialised (no random init cost on 8B
+// modulation, gates, norm statistics and RoPE in fp32; see ops.h). Inputs are cast to the dtype and
+// device of the weights at call time (so ->to() works); timesteps stay fp32. Parameters are created uninitialised (no random init cost on 8B
 // models; pass torch::kMeta to count parameters without memory): load weights before running.
 //
 // Threading: a model instance is not safe for concurrent forward calls from several threads (the RoPE
