@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "mf/core/error.h"
+#include "mf/io/pipeline_folder.h"
 #include "mf/mfm/config.h"
 #include "mf/mfm/transformer.h"
 #include "mfm_test_util.h"
@@ -33,6 +34,8 @@ mf::mfm::ShapeMap shapes_from_module(const Config& c) {
   for (auto& kv : m->named_parameters()) s[kv.key()] = kv.value().sizes().vec();
   return s;
 }
+
+Config tiny_config_for_io() { return mf::mfm::test::tiny_config(); }
 
 }  // namespace
 
@@ -172,5 +175,20 @@ TEST(MfmConfig, CrossCheckAgainstWeights) {
   // The variants agree with their own module structure.
   for (auto v : {biased, rms, text, nomotion, nodepth}) {
     EXPECT_NO_THROW(mf::mfm::check_against_weights(v, shapes_from_module(v), "variant"));
+  }
+}
+
+TEST(MfmConfig, ConvertsFromPipelineFolderConfig) {
+  // mf_io's typed config of whole pipeline folders round-trips into ours without loss.
+  std::vector<Config> variants{tiny_config_for_io(), tiny_config_for_io()};
+  variants[1].adaln_norm_type = "rmsnorm";
+  variants[1].attention_bias = true;
+  variants[1].num_layers = 4;
+  variants[1].num_block_chunks = 2;
+  variants[1].cross_attention_dim = {48, 64};
+  variants[1].upcast_attention = true;
+  for (const auto& c : variants) {
+    auto io = mf::io::TransformerConfig::from_json(c.to_json(), "test");
+    EXPECT_EQ(Config::from_json(io.to_json()).to_json(), c.to_json());
   }
 }

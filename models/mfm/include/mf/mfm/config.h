@@ -2,6 +2,8 @@
 // transformer/config.json or from the `config` JSON in a parity file's metadata, with the official
 // constructor defaults for every absent field (mfm-reference.md A.1), and cross-checked against the
 // checkpoint's tensor names and shapes (A.9). Torch-free value type; thread-safe (no shared state).
+// A mf::io::TransformerConfig (mf/io/pipeline_folder.h, whole pipeline folders) converts losslessly with
+// Config::from_json(tc.to_json()): both follow the official constructor's field names and defaults.
 #pragma once
 
 #include <array>
