@@ -179,8 +179,16 @@ void save_tensors(const std::string& path, const std::vector<std::pair<std::stri
 
 std::string LoadReport::to_string() const {
   std::ostringstream os;
-  for (const auto& m : missing) os << "missing: '" << m << "' (the module needs it; the source lacks it)\n";
-  for (const auto& u : unexpected) os << "unexpected: '" << u << "' (in the source; the module has no such tensor)\n";
+  for (const auto& m : missing) {
+    auto it = missing_shapes.find(m);
+    os << "missing: '" << m << "'" << (it != missing_shapes.end() ? " " + shape_str(it->second) : std::string())
+       << " (the module needs it; the source lacks it)\n";
+  }
+  for (const auto& u : unexpected) {
+    auto it = unexpected_shapes.find(u);
+    os << "unexpected: '" << u << "'" << (it != unexpected_shapes.end() ? " " + shape_str(it->second) : std::string())
+       << " (in the source; the module has no such tensor)\n";
+  }
   for (const auto& s : shape_mismatches)
     os << "shape mismatch: '" << s.name << "' expected " << shape_str(s.expected) << ", found "
        << shape_str(s.found) << "\n";
@@ -200,6 +208,7 @@ LoadReport load_state_dict(torch::nn::Module& module, const WeightSource& source
     module_names.insert(name);
     if (!source.contains(name)) {
       report.missing.push_back(name);
+      report.missing_shapes[name] = t.sizes().vec();
       continue;
     }
     const TensorInfo& info = source.info(name);
@@ -209,7 +218,10 @@ LoadReport load_state_dict(torch::nn::Module& module, const WeightSource& source
     if (module_names.count(name)) continue;
     bool ignored = false;
     for (const auto& p : ignore_unexpected_prefixes) ignored = ignored || name.compare(0, p.size(), p) == 0;
-    if (!ignored) report.unexpected.push_back(name);
+    if (!ignored) {
+      report.unexpected.push_back(name);
+      report.unexpected_shapes[name] = source.info(name).shape;
+    }
   }
   if (strict && !report.ok())
     throw Error(ErrorCode::BadFile, "cannot load " + source.describe() + " into the module (" +

@@ -436,11 +436,27 @@ TEST(ModelInfo, BareCheckpointsGetInferredConfigs) {
       "p");
   EXPECT_EQ(p.kind, "parity");
   EXPECT_EQ(p.component, "t5");
-  EXPECT_EQ(p.num_parameters, 40u * 48 + [] {
-    uint64_t n = 0;
-    for (const auto& kv : t5_shapes()) if (kv.first != "shared.weight") { uint64_t m = 1; for (auto d : kv.second) m *= d; n += m; }
-    return n;
-  }());
+  uint64_t t5_params = 0;  // only weights.* count as parameters, not in.* / out.*
+  for (const auto& kv : t5_shapes()) {
+    uint64_t m = 1;
+    for (auto d : kv.second) m *= static_cast<uint64_t>(d);
+    t5_params += m;
+  }
+  EXPECT_EQ(p.num_parameters, t5_params);
   EXPECT_TRUE(has_problem(p.problems, "num_layers", "2 encoder blocks")) << all(p.problems);
   fs::remove_all(dir);
+}
+
+TEST(PipelineConfigs, SharedTokenizerFolder) {
+  const fs::path dir = MF_SHARED_DIR "/parity/pipeline/tokenizer";
+  if (!fs::exists(dir)) GTEST_SKIP() << "no ../shared/parity/pipeline/tokenizer";
+  auto t = mf::io::TokenizerInfo::from_folder(dir.string());
+  EXPECT_EQ(t.tokenizer_class, "T5Tokenizer");
+  EXPECT_EQ(t.extra_ids, 0);  // the file says 0 (the code default is 100)
+  EXPECT_TRUE(t.legacy);
+  EXPECT_EQ(t.model_max_length, 512);
+  EXPECT_EQ(t.pad_token, "<pad>");
+  EXPECT_EQ(t.eos_token, "</s>");
+  EXPECT_FALSE(t.spiece_model.empty());
+  EXPECT_TRUE(t.tokenizer_json.empty());
 }

@@ -193,8 +193,11 @@ TEST(Safetensors, WriterRejectsBadInput) {
   EXPECT_EQ(code_of({{"a", DType::U8, {1}, {1}}, {"a", DType::U8, {1}, {2}}}), mf::ErrorCode::BadInput);
   EXPECT_EQ(code_of({{"__metadata__", DType::U8, {1}, {1}}}), mf::ErrorCode::BadInput);
   EXPECT_EQ(code_of({{"a", DType::U8, {-1}, {}}}), mf::ErrorCode::BadInput);
+  // 2^32 x 2^32 wraps to 0 elements in 64 bits: must not pass as an empty tensor.
+  EXPECT_EQ(code_of({{"a", DType::U8, {int64_t(1) << 32, int64_t(1) << 32}, {}}}), mf::ErrorCode::BadInput);
   EXPECT_FALSE(fs::exists(path));
   EXPECT_EQ(code_of({{"a", DType::U8, {1}, {1}}}), mf::ErrorCode::Internal);  // fine: nothing thrown
+  EXPECT_EQ(code_of({{"a", DType::U8, {int64_t(1) << 62, int64_t(1) << 62, 0}, {}}}), mf::ErrorCode::Internal);
   // Writing into a folder that does not exist is an Io error, not a crash.
   try {
     mf::io::write_safetensors((dir / "no" / "such" / "x.safetensors").string(), {});
@@ -244,9 +247,13 @@ TEST(F8, KnownValues) {
 TEST(F8, EncodeDecodeRoundTripAndRounding) {
   for (int c = 0; c < 256; ++c) {
     float a = mf::io::f8_e4m3_to_float(static_cast<uint8_t>(c));
-    if (!std::isnan(a)) EXPECT_EQ(mf::io::float_to_f8_e4m3(a), c) << c;
+    if (!std::isnan(a)) {
+      EXPECT_EQ(mf::io::float_to_f8_e4m3(a), c) << c;
+    }
     float b = mf::io::f8_e5m2_to_float(static_cast<uint8_t>(c));
-    if (!std::isnan(b)) EXPECT_EQ(mf::io::float_to_f8_e5m2(b), c) << c;
+    if (!std::isnan(b)) {
+      EXPECT_EQ(mf::io::float_to_f8_e5m2(b), c) << c;
+    }
   }
   // 1.0625 lies halfway between 1.0 (mantissa 0, even) and 1.125 in e4m3: ties to even.
   EXPECT_EQ(mf::io::float_to_f8_e4m3(1.0625f), 0x38);

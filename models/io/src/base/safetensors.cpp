@@ -309,10 +309,18 @@ void write_safetensors(const std::string& path, const std::vector<TensorBlob>& t
     if (i > 0 && order[i - 1]->name == t.name)
       throw Error(ErrorCode::BadInput, path + ": tensor '" + t.name + "' is given twice");
     uint64_t numel = 1;
+    bool overflow = false, has_zero = false;
     for (int64_t d : t.shape) {
       if (d < 0) throw Error(ErrorCode::BadInput, path + ": tensor '" + t.name + "' has a negative dimension");
-      numel *= static_cast<uint64_t>(d);
+      const uint64_t u = static_cast<uint64_t>(d);
+      if (u == 0) has_zero = true;
+      else if (numel > std::numeric_limits<uint64_t>::max() / 8 / u) overflow = true;
+      numel *= u;
     }
+    if (has_zero) numel = 0;
+    if (overflow && !has_zero)
+      throw Error(ErrorCode::BadInput, path + ": tensor '" + t.name + "' has shape " + shape_str(t.shape) +
+                                           ", which overflows 64 bits");
     if (numel * dtype_size(t.dtype) != t.bytes.size())
       throw Error(ErrorCode::BadInput, path + ": tensor '" + t.name + "' has shape " + shape_str(t.shape) + " " +
                                            dtype_name(t.dtype) + " (" + std::to_string(numel * dtype_size(t.dtype)) +

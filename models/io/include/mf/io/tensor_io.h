@@ -65,6 +65,10 @@ struct LoadReport {
     std::vector<int64_t> found;
   };
   std::vector<Mismatch> shape_mismatches;
+  // Shapes for the messages: what the module expects for each missing tensor, what the source holds for
+  // each unexpected one.
+  std::map<std::string, std::vector<int64_t>> missing_shapes;
+  std::map<std::string, std::vector<int64_t>> unexpected_shapes;
   bool ok() const { return missing.empty() && unexpected.empty() && shape_mismatches.empty(); }
   std::string to_string() const;  // one line per problem, naming the tensor and the shapes
 };
