@@ -3,6 +3,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <atomic>
+#include <thread>
 
 #include "mf/core/error.h"
 #include "mf/text/embedding_cache.h"
@@ -110,4 +112,26 @@ TEST(EmbeddingCache, ModelIdFollowsTheWeights) {
   EXPECT_NE(id1, t5_model_id("tok", dir.string(), torch::kBFloat16));
   fs::remove_all(dir);
   EXPECT_THROW(t5_model_id("tok", dir.string(), torch::kBFloat16), mf::Error);
+}
+
+TEST(EmbeddingCache, ConcurrentUseKeepsEntriesConsistent) {
+  const size_t one = make(0).nbytes();
+  TextEmbeddingCache cache(one * 5);  // fewer slots than keys: constant eviction
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 6; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 150; ++i) {
+        const int k = (i * 7 + t) % 12;
+        auto v = cache.get_or_compute({"m", "p" + std::to_string(k)}, [&] { return make(static_cast<float>(k)); });
+        if (v.embeds[0][0].item<float>() != static_cast<float>(k)) ++wrong;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_LE(cache.bytes(), cache.byte_budget());
+  EXPECT_LE(cache.size(), 5u);
+  const auto s = cache.stats();
+  EXPECT_EQ(s.memory_hits + s.misses, 6u * 150u);
 }
