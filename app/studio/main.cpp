@@ -1,4 +1,5 @@
 // manyfold-studio: the desktop application's entry point (composition root).
+// Usage: manyfold-studio [PROJECT_FOLDER]   (opens the project; offers crash recovery when a journal is found)
 #include <QApplication>
 #include <QLabel>
 #include <QMainWindow>
@@ -6,6 +7,7 @@
 
 #ifdef MF_UI_AVAILABLE
 #include "mf/ui/main_window.h"
+#include "mf/ui/style.h"
 #endif
 
 int main(int argc, char** argv) {
@@ -14,7 +16,10 @@ int main(int argc, char** argv) {
   QApplication::setOrganizationName("Manyfold");
   QApplication::setApplicationVersion(MF_VERSION);
 #ifdef MF_UI_AVAILABLE
+  mf::ui::apply_dark_style(app);
   mf::ui::MainWindow window;
+  const QStringList args = QApplication::arguments();
+  if (args.size() > 1) window.open_project(args.at(1).toStdString());
 #else
   QMainWindow window;
   window.setWindowTitle("Manyfold Studio");

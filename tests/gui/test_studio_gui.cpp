@@ -1,0 +1,135 @@
+// Studio GUI: create a project, import a generated image, add it to the timeline, paint a mask stroke on the
+// canvas with real mouse events and check the mask pixels (and the PNG written under masks/), then undo/redo.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <random>
+
+#include <QApplication>
+#include <QImage>
+#include <QListWidget>
+#include <QTest>
+
+#include "mf/project/document.h"
+#include "mf/project/session.h"
+#include "mf/ui/canvas_widget.h"
+#include "mf/ui/main_window.h"
+#include "mf/ui/timeline_widget.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+QApplication& app() {
+  static int argc = 1;
+  static char name[] = "test_studio_gui";
+  static char* argv[] = {name, nullptr};
+  if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM")) qputenv("QT_QPA_PLATFORM", "offscreen");
+  // Never destroyed: a static QApplication would be torn down after Qt's own globals at exit.
+  static QApplication* a = new QApplication(argc, argv);
+  return *a;
+}
+
+fs::path temp_dir(const std::string& tag) {
+  std::mt19937_64 rng(std::random_device{}());
+  fs::path p = fs::temp_directory_path() / ("mf_gui_" + tag + "_" + std::to_string(rng() % 1000000000));
+  fs::remove_all(p);
+  return p;
+}
+
+int count_below(const QImage& mask, int threshold) {
+  int n = 0;
+  for (int y = 0; y < mask.height(); ++y)
+    for (int x = 0; x < mask.width(); ++x)
+      if (qGray(mask.pixel(x, y)) < threshold) ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST(StudioGui, PaintMaskStrokeUndoRedo) {
+  app();
+  const fs::path root = temp_dir("paint");
+  fs::create_directories(root);
+  // A generated 160x96 gradient image to import.
+  QImage src(160, 96, QImage::Format_RGB888);
+  for (int y = 0; y < src.height(); ++y)
+    for (int x = 0; x < src.width(); ++x) src.setPixelColor(x, y, QColor(x, y * 2, 128));
+  const fs::path png = root / "gradient.png";
+  ASSERT_TRUE(src.save(QString::fromStdString(png.string())));
+
+  mf::ui::MainWindow w;
+  w.resize(1200, 800);
+  w.show();
+  ASSERT_TRUE(QTest::qWaitForWindowExposed(&w));
+  ASSERT_TRUE(w.new_project(root / "proj", true));
+  ASSERT_TRUE(w.import_media(png, true));
+  auto* session = w.session();
+  ASSERT_EQ(session->document().media.size(), 1u);
+
+  // Double-click the bin item: a track and a clip appear.
+  auto* bin = w.findChild<QListWidget*>();
+  ASSERT_NE(bin, nullptr);
+  ASSERT_EQ(bin->count(), 1);
+  Q_EMIT bin->itemDoubleClicked(bin->item(0));
+  ASSERT_EQ(session->document().timeline.tracks.size(), 1u);
+  ASSERT_EQ(session->document().timeline.tracks[0].clips.size(), 1u);
+  const std::string clip_id = session->document().timeline.tracks[0].clips[0].id;
+
+  // Click on the ruler to seek to frame 3.
+  auto* tl = w.timeline();
+  QTest::mouseClick(tl, Qt::LeftButton, {}, QPoint(int(tl->frame_to_x(3.5)), 10));
+  EXPECT_EQ(w.playhead(), 3);
+
+  auto* canvas = w.canvas();
+  ASSERT_EQ(canvas->clip_id(), clip_id);
+  ASSERT_EQ(canvas->mask().size(), QSize(160, 96));
+  EXPECT_EQ(count_below(canvas->mask(), 128), 0);  // nothing to regenerate yet
+  const std::string before = mf::project::to_json(session->document()).dump();
+
+  // A horizontal brush stroke through the middle of the image.
+  canvas->set_tool(mf::ui::MaskTool::Brush);
+  canvas->set_brush_size(10);
+  const QPoint a = canvas->image_to_widget(QPointF(20, 48)).toPoint();
+  const QPoint b = canvas->image_to_widget(QPointF(140, 48)).toPoint();
+  QTest::mousePress(canvas, Qt::LeftButton, {}, a);
+  for (int i = 1; i <= 10; ++i) QTest::mouseMove(canvas, a + (b - a) * i / 10);
+  QTest::mouseRelease(canvas, Qt::LeftButton, {}, b);
+
+  const QImage painted = canvas->mask();
+  EXPECT_LT(qGray(painted.pixel(80, 48)), 128);  // on the stroke: regenerate
+  EXPECT_GT(qGray(painted.pixel(80, 10)), 128);  // far from it: keep
+  EXPECT_GT(qGray(painted.pixel(5, 48)), 128);   // before its start: keep
+  const int painted_px = count_below(painted, 128);
+  EXPECT_GT(painted_px, 120 * 6);
+  EXPECT_LT(painted_px, 160 * 30);
+
+  // One undoable step: a mask track with a keyframe at source frame 3, saved as a PNG under masks/.
+  const auto& mts = session->document().timeline.mask_tracks;
+  ASSERT_EQ(mts.size(), 1u);
+  ASSERT_EQ(mts[0].keyframes.size(), 1u);
+  EXPECT_EQ(mts[0].keyframes[0].frame, 3);
+  const std::string rel = mts[0].keyframes[0].path;
+  EXPECT_EQ(rel.rfind("masks/", 0), 0u) << rel;
+  QImage on_disk(QString::fromStdString(session->to_absolute(rel).string()));
+  ASSERT_FALSE(on_disk.isNull());
+  EXPECT_EQ(count_below(on_disk.convertToFormat(QImage::Format_Grayscale8), 128), painted_px);
+  const std::string after = mf::project::to_json(session->document()).dump();
+
+  // Undo restores the document and the mask exactly.
+  w.undo();
+  EXPECT_EQ(mf::project::to_json(session->document()).dump(), before);
+  EXPECT_EQ(count_below(canvas->mask(), 128), 0);
+  // Redo.
+  w.redo();
+  EXPECT_EQ(mf::project::to_json(session->document()).dump(), after);
+  EXPECT_EQ(count_below(canvas->mask(), 128), painted_px);
+
+  // Save and reopen: the mask comes back from disk.
+  ASSERT_TRUE(w.save_project());
+  mf::ui::MainWindow w2;
+  ASSERT_TRUE(w2.open_project(root / "proj", true));
+  w2.set_playhead(3);
+  EXPECT_EQ(count_below(w2.canvas()->mask(), 128), painted_px);
+  fs::remove_all(root);
+}

@@ -1,0 +1,96 @@
+// The canvas: shows the frame at the playhead (top-most visible clip) and paints masks on it.
+//
+// Mask convention (document.h): greyscale, white keeps, black regenerates. The brush paints "regenerate"
+// (black), the eraser paints "keep" (white). Regenerate areas are drawn as a translucent red hatch.
+// A stroke is committed on mouse release: the PNG is written to a fresh masks/ path
+// (ProjectSession::new_mask_path) and SetMaskKeyframe is pushed (with AddMaskTrack first when the clip has no
+// mask track), grouped into one undoable step. Undo/redo re-reads the mask from the document.
+//
+// Coordinates: one converter, image <-> widget (fit-to-view * zoom + pan), and image -> latent grid (/8 in
+// space, MfM's VAE stride).
+//
+// Threading: UI thread only. Frames come from mf::media::FrameCache (one per media file, decoded on its workers).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+
+#include <QImage>
+#include <QPointF>
+#include <QWidget>
+
+namespace mf::project {
+class ProjectSession;
+}
+namespace mf::media {
+class FrameCache;
+}
+
+namespace mf::ui {
+
+enum class MaskTool { Brush, Eraser };
+
+class CanvasWidget : public QWidget {
+  Q_OBJECT
+ public:
+  explicit CanvasWidget(QWidget* parent = nullptr);
+  ~CanvasWidget() override;
+
+  void set_session(mf::project::ProjectSession* session);
+  // Timeline frame to show; reloads frame and mask.
+  void set_frame(std::int64_t timeline_frame);
+  // The document changed (undo/redo, edits): reload.
+  void refresh();
+
+  void set_tool(MaskTool tool) { tool_ = tool; }
+  MaskTool tool() const { return tool_; }
+  void set_brush_size(int px);
+  int brush_size() const { return brush_size_; }
+
+  // The mask being shown (Grayscale8 at the frame size; null when no clip is under the playhead).
+  const QImage& mask() const { return mask_; }
+  const QImage& frame_image() const { return frame_; }
+  // Clip under the playhead and its source frame ("" / -1 when none).
+  const std::string& clip_id() const { return clip_id_; }
+  std::int64_t source_frame() const { return source_frame_; }
+
+  QPointF image_to_widget(QPointF p) const;
+  QPointF widget_to_image(QPointF p) const;
+  static QPointF image_to_latent(QPointF p) { return p / 8.0; }
+
+  void reset_view();
+
+ Q_SIGNALS:
+  void status_message(const QString& text);
+
+ protected:
+  void paintEvent(QPaintEvent*) override;
+  void mousePressEvent(QMouseEvent*) override;
+  void mouseMoveEvent(QMouseEvent*) override;
+  void mouseReleaseEvent(QMouseEvent*) override;
+  void wheelEvent(QWheelEvent*) override;
+
+ private:
+  void reload();
+  void stamp(QPointF from, QPointF to);
+  void commit_stroke();
+  double fit_scale() const;
+
+  mf::project::ProjectSession* session_ = nullptr;
+  std::map<std::string, std::unique_ptr<mf::media::FrameCache>> caches_;  // by absolute media path
+  std::int64_t timeline_frame_ = 0;
+  std::string clip_id_;
+  std::int64_t source_frame_ = -1;
+  QImage frame_;
+  QImage mask_;
+  MaskTool tool_ = MaskTool::Brush;
+  int brush_size_ = 40;
+  double zoom_ = 1.0;
+  QPointF pan_;
+  bool stroking_ = false, panning_ = false;
+  QPointF last_image_pt_, last_widget_pt_;
+};
+
+}  // namespace mf::ui

@@ -1,0 +1,253 @@
+#include "mf/ui/canvas_widget.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <stdexcept>
+
+#include <QCursor>
+#include <QMouseEvent>
+#include <QPainter>
+#include <QWheelEvent>
+
+#include "mf/media/frame_cache.h"
+#include "mf/media/reader.h"
+#include "mf/project/commands.h"
+#include "mf/project/session.h"
+
+namespace mf::ui {
+
+namespace proj = mf::project;
+
+CanvasWidget::CanvasWidget(QWidget* parent) : QWidget(parent) {
+  setMinimumSize(320, 180);
+  setMouseTracking(true);
+  setFocusPolicy(Qt::ClickFocus);
+  setAutoFillBackground(false);
+}
+
+CanvasWidget::~CanvasWidget() = default;
+
+void CanvasWidget::set_session(proj::ProjectSession* session) {
+  session_ = session;
+  caches_.clear();
+  timeline_frame_ = 0;
+  reload();
+}
+
+void CanvasWidget::set_frame(std::int64_t timeline_frame) {
+  timeline_frame_ = std::max<std::int64_t>(timeline_frame, 0);
+  reload();
+}
+
+void CanvasWidget::refresh() { reload(); }
+
+void CanvasWidget::set_brush_size(int px) { brush_size_ = std::clamp(px, 1, 1000); update(); }
+
+void CanvasWidget::reset_view() { zoom_ = 1.0; pan_ = {}; update(); }
+
+namespace {
+QImage to_qimage(const mf::media::Image& img) {
+  if (img.empty()) return {};
+  QImage q(img.data.data(), img.width, img.height, static_cast<qsizetype>(img.stride),
+           img.channels == 1 ? QImage::Format_Grayscale8 : QImage::Format_RGB888);
+  return q.copy();  // own the pixels
+}
+}  // namespace
+
+void CanvasWidget::reload() {
+  clip_id_.clear();
+  source_frame_ = -1;
+  frame_ = QImage();
+  mask_ = QImage();
+  if (!session_) { update(); return; }
+  const proj::Project& doc = session_->document();
+  const proj::Clip* clip = nullptr;
+  // Top-most visible track wins.
+  for (auto t = doc.timeline.tracks.rbegin(); t != doc.timeline.tracks.rend() && !clip; ++t) {
+    if (t->hidden) continue;
+    for (const auto& c : t->clips)
+      if (c.timeline_range().contains(timeline_frame_)) { clip = &c; break; }
+  }
+  if (!clip) { update(); return; }
+  clip_id_ = clip->id;
+  source_frame_ = clip->source_frame_at(timeline_frame_);
+  if (const proj::MediaItem* media = doc.find_media(clip->media_id)) {
+    const std::string path = session_->to_absolute(media->path).string();
+    try {
+      if (media->kind == proj::MediaKind::Image) {
+        frame_ = to_qimage(mf::media::read_image(path));
+      } else {
+        auto& cache = caches_[path];
+        if (!cache) cache = std::make_unique<mf::media::FrameCache>(path);
+        cache->set_playhead(source_frame_);
+        auto req = cache->request(source_frame_);
+        mf::media::FramePtr f = req.exact ? req.frame : (req.pending.valid() ? req.pending.get() : req.frame);
+        if (f) frame_ = to_qimage(*f);
+      }
+    } catch (const std::exception& e) {
+      Q_EMIT status_message(QString("Cannot show %1: %2").arg(QString::fromStdString(path), e.what()));
+    }
+  }
+  if (frame_.isNull()) {
+    frame_ = QImage(std::max(doc.resolution.width, 16), std::max(doc.resolution.height, 16), QImage::Format_RGB888);
+    frame_.fill(QColor(20, 20, 20));
+  }
+  mask_ = QImage(frame_.size(), QImage::Format_Grayscale8);
+  mask_.fill(255);  // keep everything until painted
+  for (const proj::MaskTrack* mt : doc.mask_tracks_for_clip(clip->id)) {
+    // Hold: the latest painted keyframe at or before this frame (the first one before any).
+    const proj::MaskKeyframe* kf = nullptr;
+    for (const auto& k : mt->keyframes)
+      if (k.frame <= source_frame_ || !kf) kf = &k;
+    if (kf && (mt->interpolation != proj::MaskInterpolation::None || kf->frame == source_frame_)) {
+      QImage loaded(QString::fromStdString(session_->to_absolute(kf->path).string()));
+      if (!loaded.isNull()) mask_ = loaded.convertToFormat(QImage::Format_Grayscale8).scaled(frame_.size());
+    }
+    break;  // the first mask track of the clip is the one painted here
+  }
+  update();
+}
+
+double CanvasWidget::fit_scale() const {
+  if (frame_.isNull()) return 1.0;
+  return std::min(width() / double(frame_.width()), height() / double(frame_.height()));
+}
+
+QPointF CanvasWidget::image_to_widget(QPointF p) const {
+  const double s = fit_scale() * zoom_;
+  const QPointF origin(width() / 2.0 - frame_.width() * s / 2.0, height() / 2.0 - frame_.height() * s / 2.0);
+  return origin + pan_ + p * s;
+}
+
+QPointF CanvasWidget::widget_to_image(QPointF p) const {
+  const double s = fit_scale() * zoom_;
+  const QPointF origin(width() / 2.0 - frame_.width() * s / 2.0, height() / 2.0 - frame_.height() * s / 2.0);
+  return (p - origin - pan_) / s;
+}
+
+void CanvasWidget::paintEvent(QPaintEvent*) {
+  QPainter p(this);
+  p.fillRect(rect(), QColor(18, 18, 20));
+  if (frame_.isNull()) {
+    p.setPen(QColor(120, 120, 125));
+    p.drawText(rect(), Qt::AlignCenter, session_ ? "No clip under the playhead" : "Open or create a project");
+    return;
+  }
+  const QRectF target(image_to_widget({0, 0}), image_to_widget(QPointF(frame_.width(), frame_.height())));
+  p.setRenderHint(QPainter::SmoothPixmapTransform, zoom_ < 2.0);
+  p.drawImage(target, frame_);
+  if (!mask_.isNull()) {
+    // Regenerate (black in the mask) = translucent red with a diagonal hatch; keep stays untouched.
+    QImage overlay(mask_.size(), QImage::Format_ARGB32_Premultiplied);
+    for (int y = 0; y < mask_.height(); ++y) {
+      const uchar* m = mask_.constScanLine(y);
+      auto* o = reinterpret_cast<QRgb*>(overlay.scanLine(y));
+      for (int x = 0; x < mask_.width(); ++x) {
+        const int regen = 255 - m[x];
+        const int a = regen * (((x + y) / 6) % 2 ? 140 : 80) / 255;
+        o[x] = qPremultiply(qRgba(230, 40, 40, a));
+      }
+    }
+    p.drawImage(target, overlay);
+  }
+  p.setPen(QPen(QColor(90, 90, 95), 1));
+  p.drawRect(target);
+  // Brush outline under the cursor.
+  const QPointF c = mapFromGlobal(QCursor::pos());
+  if (rect().contains(c.toPoint())) {
+    const double r = brush_size_ / 2.0 * fit_scale() * zoom_;
+    p.setPen(QPen(tool_ == MaskTool::Brush ? QColor(255, 90, 90) : QColor(220, 220, 220), 1));
+    p.drawEllipse(c, r, r);
+  }
+}
+
+void CanvasWidget::stamp(QPointF from, QPointF to) {
+  if (mask_.isNull()) return;
+  QPainter p(&mask_);
+  p.setRenderHint(QPainter::Antialiasing, true);
+  const QColor color = tool_ == MaskTool::Brush ? QColor(0, 0, 0) : QColor(255, 255, 255);
+  p.setPen(QPen(color, brush_size_, Qt::SolidLine, Qt::RoundCap, Qt::RoundJoin));
+  if (from == to) {
+    p.setPen(Qt::NoPen);
+    p.setBrush(color);
+    p.drawEllipse(from, brush_size_ / 2.0, brush_size_ / 2.0);
+  } else {
+    p.drawLine(from, to);
+  }
+}
+
+void CanvasWidget::mousePressEvent(QMouseEvent* e) {
+  if (e->button() == Qt::MiddleButton || (e->button() == Qt::LeftButton && e->modifiers().testFlag(Qt::AltModifier))) {
+    panning_ = true;
+    last_widget_pt_ = e->position();
+    return;
+  }
+  if (e->button() != Qt::LeftButton || mask_.isNull()) return;
+  stroking_ = true;
+  last_image_pt_ = widget_to_image(e->position());
+  stamp(last_image_pt_, last_image_pt_);
+  update();
+}
+
+void CanvasWidget::mouseMoveEvent(QMouseEvent* e) {
+  if (panning_) {
+    pan_ += e->position() - last_widget_pt_;
+    last_widget_pt_ = e->position();
+  } else if (stroking_) {
+    const QPointF pt = widget_to_image(e->position());
+    stamp(last_image_pt_, pt);
+    last_image_pt_ = pt;
+  }
+  update();
+}
+
+void CanvasWidget::mouseReleaseEvent(QMouseEvent* e) {
+  if (panning_) { panning_ = false; return; }
+  if (!stroking_ || e->button() != Qt::LeftButton) return;
+  stroking_ = false;
+  stamp(last_image_pt_, widget_to_image(e->position()));
+  commit_stroke();
+}
+
+void CanvasWidget::commit_stroke() {
+  if (!session_ || clip_id_.empty() || mask_.isNull()) return;
+  try {
+    const proj::Project& doc = session_->document();
+    auto tracks = doc.mask_tracks_for_clip(clip_id_);
+    auto& stack = session_->undo_stack();
+    const QImage painted = mask_;  // the push below reloads mask_ from the document
+    stack.begin_macro("Paint mask");
+    try {
+      std::string track_id;
+      if (tracks.empty()) {
+        auto& add = session_->push(std::make_unique<proj::AddMaskTrack>(clip_id_, "Mask"));
+        track_id = add.mask_track_id();
+      } else {
+        track_id = tracks.front()->id;
+      }
+      const std::string rel = session_->new_mask_path(track_id, source_frame_);
+      const std::filesystem::path abs = session_->to_absolute(rel);
+      std::filesystem::create_directories(abs.parent_path());
+      if (!painted.save(QString::fromStdString(abs.string()), "PNG"))
+        throw std::runtime_error("cannot write " + abs.string());
+      session_->push(std::make_unique<proj::SetMaskKeyframe>(track_id, source_frame_, rel));
+      stack.end_macro();
+    } catch (...) {
+      stack.abort_macro();
+      throw;
+    }
+  } catch (const std::exception& e) {
+    Q_EMIT status_message(QString("Mask not saved: %1").arg(e.what()));
+  }
+  reload();
+}
+
+void CanvasWidget::wheelEvent(QWheelEvent* e) {
+  const QPointF before = widget_to_image(e->position());
+  zoom_ = std::clamp(zoom_ * (e->angleDelta().y() > 0 ? 1.15 : 1 / 1.15), 0.1, 32.0);
+  // Keep the image point under the cursor fixed.
+  pan_ += e->position() - image_to_widget(before);
+  update();
+}
+
+}  // namespace mf::ui
