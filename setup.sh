@@ -18,9 +18,9 @@ JOBS=${MF_JOBS:-$(nproc)}
 log() { printf '\033[1m[manyfold]\033[0m %s\n' "$*" >&2; }
 
 install_deps() {
-  local pkgs missing=()
-  pkgs=$(grep -v '^\s*#' packaging/debian-packages.txt | sed 's/#.*//' | awk 'NF{print $1}')
-  for p in $pkgs; do
+  local -a pkgs=() missing=()
+  mapfile -t pkgs < <(sed 's/#.*//' packaging/debian-packages.txt | awk 'NF{print $1}')
+  for p in "${pkgs[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
       missing+=("$p")
     fi
