@@ -238,7 +238,8 @@ std::vector<JobInfo> JobStore::load_jobs(const std::vector<JobId>& order) const 
       broken.id = id;
       broken.state = JobState::Failed;
       broken.error_code = ErrorCode::BadFile;
-      broken.error_message = std::string("cannot read the job file: ") + e.what();
+      broken.error_message = "cannot read the job file " + p + " (" + e.what() +
+                             "); the job's inputs are untouched: resubmit it, or remove its folder to clear it";
       jobs.push_back(std::move(broken));
     }
   }

@@ -1,5 +1,7 @@
 #include "mf/engine/pipeline_backend.h"
 
+#include "mf/core/error.h"
+
 #ifdef MF_ENGINE_HAVE_PIPELINE
 
 #include <filesystem>

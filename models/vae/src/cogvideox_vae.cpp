@@ -145,7 +145,10 @@ torch::Tensor CogVideoXVae::encode_stream(const torch::Tensor& x) const {
   ctx.cache = &cache;
   ctx.conv_chunk_bytes = run_.conv_chunk_bytes;
   std::vector<torch::Tensor> parts;
-  for (auto [b, e] : temporal_chunks(x.size(2), kSampleFramesPerChunk)) {
+  const auto chunks = temporal_chunks(x.size(2), kSampleFramesPerChunk);
+  for (size_t k = 0; k < chunks.size(); ++k) {
+    const auto [b, e] = chunks[k];
+    ctx.keep_cache = k + 1 < chunks.size();
     auto h = model_->encoder->forward(x.narrow(2, b, e - b), ctx);
     if (model_->quant_conv) {
       mf::check(h.size(1) == model_->quant_conv->options.in_channels(), mf::ErrorCode::Unsupported,
@@ -222,7 +225,10 @@ void CogVideoXVae::decode_untiled(const torch::Tensor& z, const FrameSink& sink)
   ctx.cache = &cache;
   ctx.conv_chunk_bytes = run_.conv_chunk_bytes;
   int64_t first = 0;
-  for (auto [b, e] : temporal_chunks(z.size(2), kLatentFramesPerChunk)) {
+  const auto chunks = temporal_chunks(z.size(2), kLatentFramesPerChunk);
+  for (size_t k = 0; k < chunks.size(); ++k) {
+    const auto [b, e] = chunks[k];
+    ctx.keep_cache = k + 1 < chunks.size();
     auto frames = decode_chunk(z.narrow(2, b, e - b), ctx);  // [B, 3, n, 8h, 8w]
     sink(frames, first);
     first += frames.size(2);
@@ -244,7 +250,9 @@ void CogVideoXVae::decode_tiled(const torch::Tensor& z, const FrameSink& sink) c
       ctx.cache = &cache;
       ctx.conv_chunk_bytes = run_.conv_chunk_bytes;
       std::vector<torch::Tensor> per_chunk;
-      for (auto [b, e] : chunks) {
+      for (size_t k = 0; k < chunks.size(); ++k) {
+        const auto [b, e] = chunks[k];
+        ctx.keep_cache = k + 1 < chunks.size();
         auto tile = z.index({Slice(), Slice(), Slice(b, e), Slice(rows_at[r], rows_at[r] + g.tile_latent_min_height),
                              Slice(cols_at[c], cols_at[c] + g.tile_latent_min_width)});
         auto dec = decode_chunk(tile, ctx);

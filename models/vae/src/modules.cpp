@@ -101,7 +101,8 @@ torch::Tensor CausalConv3dImpl::forward(const torch::Tensor& x, RunContext& ctx)
     }
     return parts.size() == 1 ? parts[0].contiguous() : torch::cat(parts, 2);
   };
-  if (ctx.cache) ctx.cache->put(this, virtual_slice(T, halo).clone());  // last k-1 frames of the padded input
+  if (ctx.cache && ctx.keep_cache) ctx.cache->put(this, virtual_slice(T, halo).clone());  // last k-1 padded frames
+  else if (ctx.cache) ctx.cache->erase(this);  // `prev` keeps what this call still needs
 
   const int64_t n = frames_per_slice(frame_bytes(x), halo, ctx.conv_chunk_bytes, T);
   if (n >= T) return conv->forward(virtual_slice(0, T + halo));

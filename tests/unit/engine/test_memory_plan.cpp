@@ -3,6 +3,7 @@
 
 #include <set>
 
+#include "mf/core/error.h"
 #include "mf/engine/memory_plan.h"
 #include "mf/engine/test_backend.h"
 #include "mf/mfm/transformer.h"

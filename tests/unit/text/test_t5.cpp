@@ -64,7 +64,13 @@ TEST(T5, ParityFp32ReluWithMaskAndSaturatedBuckets) {
 TEST(T5, ParityBf16) {
   auto r = run_file("t5_tiny_bf16.safetensors");
   EXPECT_EQ(r.out.scalar_type(), torch::kBFloat16);
-  EXPECT_LE(rel_l2(r.out, r.file.read("out.last_hidden_state")), 1e-2);
+  // The brief's bf16 tolerance is cosine >= 0.999; rel L2 depends on the BLAS's bf16 accumulation order
+  // (reference BLAS ~0.01, OpenBLAS ~0.019 on this tiny model), bounded as `manyfold parity` does for bf16.
+  const auto ref = r.file.read("out.last_hidden_state").to(torch::kFloat32).flatten();
+  const auto out = r.out.to(torch::kFloat32).flatten();
+  const double cos = (out * ref).sum().item<double>() / (out.norm().item<double>() * ref.norm().item<double>());
+  EXPECT_GE(cos, 0.999);
+  EXPECT_LE(rel_l2(r.out, r.file.read("out.last_hidden_state")), 2e-2);
 }
 
 TEST(T5, BucketsMatchTheFormula) {

@@ -27,6 +27,7 @@ class ConvCache {
     return it == map_.end() ? torch::Tensor() : it->second;
   }
   void put(const void* conv, torch::Tensor t) { map_[conv] = std::move(t); }
+  void erase(const void* conv) { map_.erase(conv); }
   void clear() { map_.clear(); }
   bool empty() const { return map_.empty(); }
   size_t size() const { return map_.size(); }
@@ -38,6 +39,9 @@ class ConvCache {
 
 struct RunContext {
   ConvCache* cache = nullptr;  // null: every conv pads with copies of the first frame and stores nothing
+  // False on the last temporal chunk: convs still read the carried frames but store none (and drop what they
+  // read), so the caches' memory is released as the last chunk goes through the network.
+  bool keep_cache = true;
   // Convolutions run over at most this many input bytes at a time, in slices along time (the same
   // convolution, like diffusers' CogVideoXSafeConv3d): bounds the transient memory of large frames.
   int64_t conv_chunk_bytes = int64_t(512) << 20;
