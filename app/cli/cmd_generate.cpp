@@ -1,7 +1,7 @@
 // `manyfold generate`: runs MfM jobs with flags mirroring the official infer_mfm_pipeline.py, a job JSON, or a
 // batch file (prompt lines for t2v/t2i, .jsonl / .csv rows as the official *_inputs files).
-// The pipeline is used in ONE function (run_job) so that routing through the engine later is a small change.
-#ifdef MF_PIPELINE_AVAILABLE
+// Jobs run through the engine (mf_engine), as in the studio.
+#if defined(MF_PIPELINE_AVAILABLE) && defined(MF_ENGINE_AVAILABLE)
 
 #include <unistd.h>
 
@@ -11,10 +11,16 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <mutex>
+#include <optional>
+
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "command.h"
 #include "mf/core/error.h"
+#include "mf/engine/engine.h"
+#include "mf/engine/pipeline_backend.h"
 #include "mf/pipeline/pipeline.h"
 #include "mf/tasks/batch.h"
 #include "mf/tasks/prompt.h"
@@ -67,26 +73,79 @@ struct Progress {
   }
 };
 
-// The whole pipeline usage of the command: prepare -> denoise -> decode_and_write.
-mf::pipeline::Outputs run_job(mf::pipeline::Pipeline& pipe, const mf::tasks::TaskSpec& spec, const std::string& out,
-                              mf::tasks::Drop3Policy drop3, Progress& progress) {
-  auto prepared = pipe.prepare(spec);
-  for (const auto& w : prepared.warnings) progress.line("warning: " + w);
-  progress.line("  " + std::string(mf::tasks::to_string(spec.task)) + " " + std::to_string(prepared.width) + "x" +
-                std::to_string(prepared.height) + ", " + std::to_string(prepared.num_frames) + " frames, " +
-                std::to_string(spec.steps) + " steps, seed " + std::to_string(prepared.seed));
-  const auto t0 = std::chrono::steady_clock::now();
-  mf::pipeline::DenoiseControl ctl;
-  ctl.on_step = [&](const mf::pipeline::StepEvent& e) {
-    const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    progress.step(e.step + 1, e.total, e.seconds, el);
-    return true;
+// Runs the jobs through the engine (an in-memory queue: `manyfold queue` manages persisted ones), printing
+// progress from its events. A failed job throws its mf::Error so the exit code says what went wrong.
+std::vector<std::string> run_jobs(const std::string& model, const std::string& dtype, mf::pipeline::LoadOptions lo,
+                                  mf::tasks::Drop3Policy drop3, const std::vector<mf::tasks::TaskSpec>& specs,
+                                  const std::vector<std::string>& paths, Progress& progress) {
+  mf::engine::EngineOptions eo;
+  eo.dtype = dtype;
+  eo.device = lo.device.str();
+  eo.loader = [lo, drop3](const mf::engine::ModelKey& key) -> std::shared_ptr<mf::engine::ModelBackend> {
+    if (key.model.rfind("test:", 0) == 0) return mf::engine::load_default_backend(key);
+    return std::make_shared<mf::engine::PipelineBackend>(key.model, lo, drop3);
   };
-  auto r = pipe.denoise(prepared, prepared.initial_latents, 0, ctl);
-  prepared.stage_seconds["denoise"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  mf::pipeline::DecodeControl dc;
-  dc.drop3 = drop3;
-  return pipe.decode_and_write(prepared, r.latents, out, dc);
+  mf::engine::Engine engine(eo);
+  std::mutex mu;
+  std::optional<mf::Error> failure;
+  std::vector<std::string> files;
+  auto t0 = std::chrono::steady_clock::now();
+  engine.set_event_sink([&](const mf::engine::Event& e) {
+    std::lock_guard<std::mutex> lk(mu);
+    switch (e.kind) {
+      case mf::engine::EventKind::StateChanged:
+        if (e.state == mf::engine::JobState::Running) t0 = std::chrono::steady_clock::now();
+        break;
+      case mf::engine::EventKind::Progress:
+        progress.step(e.step, e.total, e.seconds_per_step,
+                      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+        break;
+      case mf::engine::EventKind::Finished:
+        files.insert(files.end(), e.outputs.begin(), e.outputs.end());
+        break;
+      case mf::engine::EventKind::Failed:
+        if (!failure) failure.emplace(e.code, e.message);
+        break;
+      default:
+        break;
+    }
+  });
+  std::vector<mf::engine::JobId> ids;
+  for (size_t i = 0; i < specs.size(); ++i) {
+    mf::tasks::TaskSpec s = specs[i];
+    s.model = model;
+    for (const auto& w : mf::tasks::validate(s))
+      if (w.severity == mf::tasks::ValidationIssue::Severity::Warning) progress.line("warning: " + w.message);
+    progress.line("  " + std::string(mf::tasks::to_string(s.task)) + " " + std::to_string(s.width) + "x" +
+                  std::to_string(s.height) + ", " + std::to_string(s.num_frames) + " frames, " +
+                  std::to_string(s.steps) + " steps -> " + paths[i]);
+    mf::engine::JobOptions jo;
+    jo.output = paths[i];
+    ids.push_back(engine.submit(s, jo));
+  }
+  // Jobs run one after another; the first failure stops the batch (the remaining jobs are cancelled).
+  while (!engine.wait_idle(std::chrono::milliseconds(200))) {
+    std::lock_guard<std::mutex> lk(mu);
+    if (failure) break;
+  }
+  {
+    std::lock_guard<std::mutex> lk(mu);
+    if (failure) {
+      for (const auto& id : ids) engine.cancel(id);
+    }
+  }
+  engine.wait_idle();
+  engine.shutdown();
+  std::lock_guard<std::mutex> lk(mu);
+  if (failure) throw *failure;
+  return files;
+}
+
+bool folder_is_test_fixture(const std::string& model) {
+  std::ifstream f(fs::path(model) / "model_index.json");
+  if (!f) return false;
+  auto j = nlohmann::json::parse(f, nullptr, false);
+  return j.is_object() && j.value("_manyfold_test_fixture", false);
 }
 
 mf::tasks::TaskSpec spec_from_flags(const mf::cli::Args& a, mf::tasks::TaskId task) {
@@ -185,31 +244,31 @@ int run_generate(const std::vector<std::string>& argv) {
     throw mf::Error(mf::ErrorCode::MissingModel,
                     "no model given: pass --model DIR with an MfM pipeline folder (official diffusers layout), or "
                     "write a test folder with `manyfold make-test-pipeline DIR --config tiny`");
-  progress.line("loading " + model + " (" + dtype + ")");
-  auto pipe = mf::pipeline::Pipeline::load(model, lo);
-  if (pipe->is_test_fixture())
+  progress.line("model " + model + " (" + dtype + ")");
+  if (folder_is_test_fixture(model))
     std::cerr << "warning: " << model
               << " is a TEST FIXTURE with random weights (make-test-pipeline): outputs are noise, not generations\n";
 
   // ---- run ----
   const std::string out = a.get_or("out", "");
+  std::vector<std::string> paths;
   for (size_t i = 0; i < specs.size(); ++i) {
-    std::string path;
     const std::string stem =
         mf::tasks::official_output_stem(specs[i].task, static_cast<int>(i), specs[i].prompt);
     if (batch || specs.size() > 1) {
       const fs::path dir = out.empty() ? fs::path(".") : fs::path(out);
-      path = (dir / stem).string();
+      paths.push_back((dir / stem).string());
     } else if (!out.empty()) {
-      path = out;
+      paths.push_back(out);
     } else if (!specs[i].output.empty()) {
-      path = specs[i].output;
+      paths.push_back(specs[i].output);
     } else {
-      path = stem;
+      paths.push_back(stem);
     }
-    auto res = run_job(*pipe, specs[i], path, drop3, progress);
-    for (const auto& f : res.files) std::cout << f << "\n";
   }
+  for (const auto& f : run_jobs(model, dtype == "fp32" || dtype == "float32" ? "fp32" : "bf16", lo, drop3, specs,
+                                paths, progress))
+    std::cout << f << "\n";
   return mf::cli::kExitOk;
 }
 
@@ -235,4 +294,4 @@ MF_CLI_COMMAND(
     "  5 missing model, 6 unsupported, 7 out of memory, 8 cancelled, 9 I/O error, 10 internal error.",
     run_generate);
 
-#endif  // MF_PIPELINE_AVAILABLE
+#endif  // MF_PIPELINE_AVAILABLE && MF_ENGINE_AVAILABLE

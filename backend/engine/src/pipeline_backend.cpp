@@ -23,8 +23,8 @@ PipelinePrepared& as_pipeline(PreparedJob& job) {
 }
 }  // namespace
 
-PipelineBackend::PipelineBackend(std::string folder, pipeline::LoadOptions options)
-    : folder_(std::move(folder)), options_(std::move(options)) {
+PipelineBackend::PipelineBackend(std::string folder, pipeline::LoadOptions options, tasks::Drop3Policy drop3)
+    : folder_(std::move(folder)), options_(std::move(options)), drop3_(drop3) {
   const fs::path root(folder_);
   for (const char* sub : {"transformer/config.json", "vae/config.json", "text_encoder/config.json"})
     check(fs::exists(root / sub), ErrorCode::MissingModel,
@@ -89,6 +89,7 @@ WrittenOutputs PipelineBackend::decode_and_write(PreparedJob& job, const torch::
                                                  const std::string& output_path, const nlohmann::json& recipe_extra) {
   pipeline::DecodeControl control;
   control.recipe_extra = recipe_extra;
+  control.drop3 = drop3_;
   auto o = loaded().decode_and_write(as_pipeline(job).prepared, latents, output_path, control);
   WrittenOutputs w;
   w.files = o.files;

@@ -16,7 +16,9 @@ namespace mf::engine {
 class PipelineBackend : public ModelBackend {
  public:
   // Throws mf::Error(MissingModel) when the folder lacks transformer/, vae/ or text_encoder/ configs.
-  PipelineBackend(std::string folder, pipeline::LoadOptions options);
+  // `drop3`: how decode_and_write treats the official "drop 3 frames" quirk (mf/tasks, default EvenLatentOnly).
+  PipelineBackend(std::string folder, pipeline::LoadOptions options,
+                  tasks::Drop3Policy drop3 = tasks::Drop3Policy::EvenLatentOnly);
   std::string model_id() const override;
   MemoryPlan plan(const tasks::TaskSpec& spec, const PlanRequest& budget) const override;
   std::shared_ptr<PreparedJob> prepare(const tasks::TaskSpec& spec) override;
@@ -34,6 +36,7 @@ class PipelineBackend : public ModelBackend {
   pipeline::Pipeline& loaded();
   std::string folder_;
   pipeline::LoadOptions options_;
+  tasks::Drop3Policy drop3_;
   mfm::Config dit_;
   vae::VaeConfig vae_;
   text::T5Config t5_;
