@@ -1,6 +1,7 @@
 // manyfold-studio: the desktop application's entry point (composition root).
-// Usage: manyfold-studio [PROJECT_FOLDER] [--screenshot PNG]
+// Usage: manyfold-studio [PROJECT_FOLDER] [--model DIR] [--screenshot PNG]
 //   PROJECT_FOLDER opens the project (offering crash recovery when a journal is found);
+//   --model DIR the MfM pipeline folder jobs run on (else $MF_MODEL, else the built-in model when it is installed);
 //   --screenshot grabs the window to PNG after start-up and quits (for docs and look checks under Xvfb).
 #include <QApplication>
 #include <QLabel>
@@ -8,9 +9,15 @@
 #include <QStatusBar>
 #include <QTimer>
 
+#include <cstdlib>
+#include <filesystem>
+
 #ifdef MF_UI_AVAILABLE
 #include "mf/ui/main_window.h"
 #include "mf/ui/style.h"
+#endif
+#ifdef MF_UI_BRIDGE_AVAILABLE
+#include "mf/ui/bridge/engine_bridge.h"
 #endif
 
 int main(int argc, char** argv) {
@@ -28,6 +35,24 @@ int main(int argc, char** argv) {
     screenshot = args.at(shot + 1);
     args.remove(shot, 2);
   }
+  QString model;
+  const int m = args.indexOf("--model");
+  if (m > 0 && m + 1 < args.size()) {
+    model = args.at(m + 1);
+    args.remove(m, 2);
+  } else if (const char* env = std::getenv("MF_MODEL"); env && *env) {
+    model = env;
+  } else if (std::filesystem::exists(MF_BUILTIN_MODEL_DIR "/model_index.json")) {
+    model = MF_BUILTIN_MODEL_DIR;
+  }
+#ifdef MF_UI_BRIDGE_AVAILABLE
+  window.set_job_service_factory([model](const std::filesystem::path& project) {
+    mf::ui::EngineBridgeOptions o;
+    o.queue_dir = project / "jobs" / "queue";
+    o.model = model.toStdString();
+    return std::unique_ptr<mf::ui::JobService>(std::make_unique<mf::ui::EngineBridge>(o));
+  });
+#endif
   if (args.size() > 1) window.open_project(args.at(1).toStdString());
   if (!screenshot.isEmpty()) {
     QTimer::singleShot(800, &window, [&window, screenshot] {

@@ -1,6 +1,9 @@
 #include "mf/ui/main_window.h"
 
 #include <algorithm>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
 
 #include <QAction>
 #include <QCloseEvent>
@@ -23,11 +26,16 @@
 #include <QTimer>
 #include <QUrl>
 
+#include "mf/core/error.h"
 #include "mf/media/reader.h"
 #include "mf/project/commands.h"
 #include "mf/project/recent.h"
 #include "mf/project/session.h"
 #include "mf/ui/canvas_widget.h"
+#include "mf/ui/clip_job.h"
+#include "mf/ui/generate_dialog.h"
+#include "mf/ui/job_service.h"
+#include "mf/ui/jobs_panel.h"
 #include "mf/ui/timeline_widget.h"
 
 namespace mf::ui {
@@ -83,6 +91,8 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
 }
 
 MainWindow::~MainWindow() {
+  if (jobs_panel_) jobs_panel_->set_service(nullptr);
+  job_service_.reset();  // the engine stops after the current step; queued jobs stay in the project
   if (session_) session_->undo_stack().set_on_changed({});
 }
 
@@ -137,12 +147,10 @@ void MainWindow::build_docks() {
   insp_dock->setWidget(inspector_);
   addDockWidget(Qt::RightDockWidgetArea, insp_dock);
 
-  jobs_ = new QLabel("No generation engine connected in this build.");
-  jobs_->setAlignment(Qt::AlignTop | Qt::AlignLeft);
-  jobs_->setMargin(8);
+  jobs_panel_ = new JobsPanel;
   auto* jobs_dock = new QDockWidget("Jobs", this);
   jobs_dock->setObjectName("jobs_dock");
-  jobs_dock->setWidget(jobs_);
+  jobs_dock->setWidget(jobs_panel_);
   addDockWidget(Qt::RightDockWidgetArea, jobs_dock);
 
   view_menu_ = new QMenu("&View", this);
@@ -234,7 +242,139 @@ void MainWindow::build_actions() {
   add(tools, "Larger Brush", QKeySequence("]"), [this] { canvas_->set_brush_size(int(canvas_->brush_size() * 1.25) + 1); });
   add(tools, "Reset Canvas View", QKeySequence("Ctrl+0"), [this] { canvas_->reset_view(); });
 
+  QMenu* gen = menuBar()->addMenu("&Generate");
+  add(gen, "&Generate from Selected Clip...", QKeySequence("Ctrl+G"), [this] { open_generate_dialog(); });
+  add(gen, "&Pause/Resume Queue", QKeySequence("Ctrl+Shift+P"), [this] {
+    if (job_service_) job_service_->set_paused(!job_service_->paused());
+  });
+
   menuBar()->addMenu(view_menu_);
+}
+
+void MainWindow::set_job_service_factory(JobServiceFactory factory) {
+  job_factory_ = std::move(factory);
+  if (session_) connect_job_service();
+}
+
+void MainWindow::connect_job_service() {
+  jobs_panel_->set_service(nullptr);
+  job_service_.reset();
+  if (!session_) return;
+  if (!job_factory_) {
+    jobs_panel_->set_service(nullptr, "No generation engine connected in this build.");
+    return;
+  }
+  try {
+    job_service_ = job_factory_(session_->folder());
+  } catch (const std::exception& e) {
+    jobs_panel_->set_service(nullptr, QString("The engine could not start: %1").arg(QString::fromUtf8(e.what())).toHtmlEscaped());
+    return;
+  }
+  if (!job_service_) {
+    jobs_panel_->set_service(nullptr, "No generation engine connected.");
+    return;
+  }
+  jobs_panel_->set_service(job_service_.get());
+  status_model_->setText("Model: " + (job_service_->model().isEmpty() ? QString("none configured") : job_service_->model()));
+  status_device_->setText("Device: " + job_service_->device());
+  connect(job_service_.get(), &JobService::job_finished, this, &MainWindow::job_finished);
+  connect(job_service_.get(), &JobService::job_failed, this, [this](const JobRow& r) {
+    statusBar()->showMessage(QString("Job %1 %2: %3").arg(r.id, r.state, r.message), 10000);
+  });
+}
+
+std::filesystem::path MainWindow::take_sources_file() const { return session_->folder() / "jobs" / "take_sources.json"; }
+
+std::map<std::string, std::string> MainWindow::read_take_sources() const {
+  std::map<std::string, std::string> m;
+  std::ifstream f(take_sources_file());
+  if (!f) return m;
+  const auto j = nlohmann::json::parse(f, nullptr, false);
+  if (j.is_object())
+    for (auto it = j.begin(); it != j.end(); ++it)
+      if (it.value().is_string()) m[it.key()] = it.value().get<std::string>();
+  return m;
+}
+
+void MainWindow::write_take_sources(const std::map<std::string, std::string>& m) const {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [k, v] : m) j[k] = v;
+  std::filesystem::create_directories(take_sources_file().parent_path());
+  const auto tmp = take_sources_file().string() + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::trunc);
+    f << j.dump(2) << "\n";
+  }
+  std::filesystem::rename(tmp, take_sources_file());
+}
+
+QString MainWindow::queue_clip_job(const ClipJobRequest& request, bool quiet) {
+  last_error_.clear();
+  try {
+    if (!session_) throw mf::Error(mf::ErrorCode::BadInput, "create or open a project first");
+    if (!job_service_) throw mf::Error(mf::ErrorCode::MissingModel, "no generation engine is connected");
+    const ClipJob job = export_clip_job(*session_, request);
+    const QString id = job_service_->submit(job.spec, QString::fromStdString(job.output.string()));
+    auto sources = read_take_sources();
+    sources[id.toStdString()] = job.source_clip_id;
+    write_take_sources(sources);
+    statusBar()->showMessage(QString("Queued job %1 (%2)").arg(id, mf::tasks::to_string(request.task)), 5000);
+    return id;
+  } catch (const std::exception& e) {
+    last_error_ = QString::fromUtf8(e.what());
+    if (!quiet) show_error("Cannot queue the job", e);
+    return {};
+  }
+}
+
+void MainWindow::job_finished(const JobRow& row) {
+  if (!session_ || row.outputs.isEmpty()) return;
+  auto sources = read_take_sources();
+  auto it = sources.find(row.id.toStdString());
+  if (it == sources.end()) return;
+  const std::string source_clip = it->second;
+  try {
+    const std::filesystem::path out = row.outputs.first().toStdString();
+    const mf::media::MediaInfo info = mf::media::probe(out);
+    proj::TakeRequest take;
+    take.source_clip_id = source_clip;
+    take.media.path = session_->to_relative(out);
+    take.media.name = out.filename().string();
+    take.media.kind = info.is_image ? proj::MediaKind::Image : proj::MediaKind::Video;
+    take.media.frame_count = info.is_image ? 1 : std::max<std::int64_t>(1, info.frame_count);
+    if (info.fps.valid()) take.media.fps = proj::Rational(info.fps.num, info.fps.den);
+    take.media.size = {info.width, info.height};
+    const std::filesystem::path sidecar = std::filesystem::path(out).replace_extension(".json");
+    std::ifstream rf(sidecar);
+    if (rf) take.recipe = nlohmann::json::parse(rf, nullptr, false);
+    if (take.recipe.is_discarded()) take.recipe = nullptr;
+    if (session_->document().find_clip(source_clip)) {
+      session_->push(std::make_unique<proj::AddTake>(take));
+    } else {
+      // The source clip was deleted meanwhile: keep the result in the bin.
+      session_->push(std::make_unique<proj::AddMedia>(take.media));
+    }
+    sources.erase(it);
+    write_take_sources(sources);
+    statusBar()->showMessage(QString("Job %1 finished: %2").arg(row.id, row.outputs.first()), 8000);
+  } catch (const std::exception& e) {
+    statusBar()->showMessage(QString("Job %1 finished but its take could not be added: %2").arg(row.id, e.what()), 10000);
+  }
+}
+
+void MainWindow::open_generate_dialog() {
+  if (!session_) {
+    QMessageBox::information(this, "Manyfold Studio", "Create or open a project first.");
+    return;
+  }
+  GenerateDialog dialog(this);
+  const proj::Clip* clip = session_->document().find_clip(timeline_->selected_clip());
+  dialog.set_clip_name(clip ? QString::fromStdString(clip->name) : QString());
+  if (clip && !session_->document().mask_tracks_for_clip(clip->id).empty()) dialog.set_task(mf::tasks::TaskId::VInp);
+  if (dialog.exec() != QDialog::Accepted) return;
+  ClipJobRequest r = dialog.request();
+  r.clip_id = timeline_->selected_clip();
+  queue_clip_job(r);
 }
 
 void MainWindow::rebuild_recent_menu() {
@@ -328,6 +468,7 @@ void MainWindow::attach_session(std::unique_ptr<proj::ProjectSession> session) {
   rebuild_recent_menu();
   canvas_->set_session(session_.get());
   timeline_->set_session(session_.get());
+  connect_job_service();
   document_changed();
 }
 

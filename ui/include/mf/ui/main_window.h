@@ -10,7 +10,10 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <map>
 #include <memory>
+#include <string>
 
 #include <QMainWindow>
 
@@ -28,7 +31,11 @@ class RecentProjects;
 namespace mf::ui {
 
 class CanvasWidget;
+class JobService;
+class JobsPanel;
 class TimelineWidget;
+struct ClipJobRequest;
+struct JobRow;
 
 class MainWindow : public QMainWindow {
   Q_OBJECT
@@ -47,7 +54,18 @@ class MainWindow : public QMainWindow {
   void undo();
   void redo();
 
+  // The engine connection: the application sets a factory that makes a JobService for each project opened
+  // (its queue lives in the project). Without one the Jobs dock says that no engine is connected.
+  using JobServiceFactory = std::function<std::unique_ptr<JobService>(const std::filesystem::path& project)>;
+  void set_job_service_factory(JobServiceFactory factory);
+  // Exports the clip's frames (and mask) and queues the job; the result lands as a take above the clip.
+  // Returns the job id, or "" after reporting the error (message box unless `quiet`; last_error() keeps it).
+  QString queue_clip_job(const ClipJobRequest& request, bool quiet = false);
+  const QString& last_error() const { return last_error_; }
+
   mf::project::ProjectSession* session() const { return session_.get(); }
+  JobService* job_service() const { return job_service_.get(); }
+  JobsPanel* jobs_panel() const { return jobs_panel_; }
   CanvasWidget* canvas() const { return canvas_; }
   TimelineWidget* timeline() const { return timeline_; }
 
@@ -73,6 +91,12 @@ class MainWindow : public QMainWindow {
   void mark_in_out(bool in);
   void mark_frame(bool first);
   void show_error(const QString& what, const std::exception& e);
+  void connect_job_service();
+  void open_generate_dialog();
+  void job_finished(const JobRow& row);
+  std::filesystem::path take_sources_file() const;
+  std::map<std::string, std::string> read_take_sources() const;
+  void write_take_sources(const std::map<std::string, std::string>& m) const;
 
   std::unique_ptr<mf::project::ProjectSession> session_;
   std::unique_ptr<mf::project::RecentProjects> recent_;
@@ -80,7 +104,10 @@ class MainWindow : public QMainWindow {
   TimelineWidget* timeline_ = nullptr;
   QListWidget* bin_ = nullptr;
   QLabel* inspector_ = nullptr;
-  QLabel* jobs_ = nullptr;
+  JobsPanel* jobs_panel_ = nullptr;
+  std::unique_ptr<JobService> job_service_;
+  JobServiceFactory job_factory_;
+  QString last_error_;
   QLabel* status_model_ = nullptr;
   QLabel* status_device_ = nullptr;
   QLabel* status_frame_ = nullptr;

@@ -1,0 +1,221 @@
+// Studio jobs: the Generate flow end to end on the offscreen platform. A project with a video clip and a painted
+// mask queues a vinp job through the real engine (EngineBridge over mf_engine) on a tiny random-weight test
+// pipeline (a test fixture); the jobs panel follows it with previews, and the result lands as a take above the
+// clip. Also the errors a creator meets: no mask painted, no model configured.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <random>
+
+#include <QApplication>
+#include <QElapsedTimer>
+
+#include "mf/media/reader.h"
+#include "mf/media/writer.h"
+#include "mf/pipeline/test_pipeline.h"
+#include "mf/project/commands.h"
+#include "mf/project/document.h"
+#include "mf/project/session.h"
+#include "mf/ui/bridge/engine_bridge.h"
+#include "mf/ui/clip_job.h"
+#include "mf/ui/jobs_panel.h"
+#include "mf/ui/main_window.h"
+
+namespace fs = std::filesystem;
+namespace proj = mf::project;
+
+namespace {
+
+QApplication& app() {
+  static int argc = 1;
+  static char name[] = "test_studio_jobs";
+  static char* argv[] = {name, nullptr};
+  if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM")) qputenv("QT_QPA_PLATFORM", "offscreen");
+  static QApplication* a = new QApplication(argc, argv);
+  return *a;
+}
+
+fs::path temp_dir(const std::string& tag) {
+  std::mt19937_64 rng(std::random_device{}());
+  fs::path p = fs::temp_directory_path() / ("mf_jobs_" + tag + "_" + std::to_string(rng() % 1000000000));
+  fs::remove_all(p);
+  fs::create_directories(p);
+  return p;
+}
+
+// 13 frames of a white square moving right over a dark blue background, 96x64, losslessly.
+fs::path write_source_clip(const fs::path& dir) {
+  std::vector<mf::media::Image> frames;
+  for (int t = 0; t < 13; ++t) {
+    auto im = mf::media::Image::make(96, 64, 3);
+    for (int y = 0; y < 64; ++y)
+      for (int x = 0; x < 96; ++x) {
+        uint8_t* p = im.at(x, y);
+        const bool sq = x >= 10 + 4 * t && x < 26 + 4 * t && y >= 24 && y < 40;
+        p[0] = sq ? 240 : 20;
+        p[1] = sq ? 240 : 30;
+        p[2] = sq ? 240 : 120;
+      }
+    frames.push_back(std::move(im));
+  }
+  mf::media::EncodeOptions eo;
+  eo.codec = mf::media::Codec::Ffv1;
+  eo.fps = {16, 1};
+  const fs::path out = dir / "square.mkv";
+  mf::media::write_video(out, frames, eo);
+  return out;
+}
+
+const fs::path& test_model() {
+  static const fs::path dir = [] {
+    fs::path d = temp_dir("model") / "pipeline";
+    mf::pipeline::TestPipelineOptions o;
+    o.tokenizer_dir = (fs::path(MF_SOURCE_DIR) / "tests" / "fixtures" / "text" / "spm_nfkc_unigram").string();
+    mf::pipeline::make_test_pipeline(d.string(), o);
+    return d;
+  }();
+  return dir;
+}
+
+struct Studio {
+  fs::path root = temp_dir("proj");
+  mf::ui::MainWindow window;
+  std::string clip_id;
+
+  explicit Studio(const std::string& model) {
+    window.set_job_service_factory([model](const fs::path& project) {
+      mf::ui::EngineBridgeOptions o;
+      o.queue_dir = project / "jobs" / "queue";
+      o.model = model;
+      o.device = "cpu";
+      o.dtype = "fp32";
+      return std::unique_ptr<mf::ui::JobService>(std::make_unique<mf::ui::EngineBridge>(o));
+    });
+    EXPECT_TRUE(window.new_project(root / "p", true));
+    EXPECT_TRUE(window.import_media(write_source_clip(root), true));
+    auto* s = window.session();
+    const std::string track = s->push(std::make_unique<proj::AddTrack>("V1")).track_id();
+    proj::ClipPlacement place;
+    place.track_id = track;
+    place.media_id = s->document().media.front().id;
+    place.source = {0, 13};
+    place.timeline_start = 0;
+    place.name = "square";
+    clip_id = s->push(std::make_unique<proj::AddClip>(place)).clip_id();
+  }
+
+  // A mask painted on source frame `frame`: black (regenerate) over the left half.
+  void paint_mask(int64_t frame) {
+    auto* s = window.session();
+    std::string track;
+    for (const auto* t : s->document().mask_tracks_for_clip(clip_id)) track = t->id;
+    if (track.empty()) track = s->push(std::make_unique<proj::AddMaskTrack>(clip_id, "Mask")).mask_track_id();
+    auto m = mf::media::Image::make(96, 64, 1);
+    for (int y = 0; y < 64; ++y)
+      for (int x = 0; x < 96; ++x) *m.at(x, y) = x < 48 ? 0 : 255;
+    const fs::path rel = fs::path("masks") / ("test_f" + std::to_string(frame) + ".png");
+    fs::create_directories(s->folder() / "masks");
+    mf::media::write_png(s->folder() / rel, m);
+    s->push(std::make_unique<proj::SetMaskKeyframe>(track, frame, rel.generic_string()));
+  }
+
+  QString wait_terminal(const QString& id, int timeout_ms = 120000) {
+    QElapsedTimer t;
+    t.start();
+    while (t.elapsed() < timeout_ms) {
+      app().processEvents(QEventLoop::AllEvents, 50);
+      const QString st = window.jobs_panel()->state_of(id);
+      if (st == "finished" || st == "failed" || st == "cancelled") {
+        for (int i = 0; i < 20; ++i) app().processEvents(QEventLoop::AllEvents, 10);  // the take lands
+        return st;
+      }
+    }
+    return "timeout";
+  }
+};
+
+}  // namespace
+
+TEST(StudioJobs, InpaintSelectedClipRunsOnTheEngineAndLandsAsATake) {
+  app();
+  Studio st(test_model().string());
+  st.paint_mask(0);
+  st.paint_mask(8);  // two different keyframes: the mask goes to the pipeline as a video
+  mf::ui::ClipJobRequest r;
+  r.clip_id = st.clip_id;
+  r.task = mf::tasks::TaskId::VInp;
+  r.prompt = "a white square moves right";
+  r.steps = 3;
+  r.seed = 7;
+  const QString id = st.window.queue_clip_job(r, true);
+  ASSERT_FALSE(id.isEmpty()) << st.window.last_error().toStdString();
+  EXPECT_GE(st.window.jobs_panel()->row_count(), 1);
+  const QString state = st.wait_terminal(id);
+  ASSERT_EQ(state.toStdString(), "finished");
+  EXPECT_GE(st.window.jobs_panel()->previews_received(), 1) << "no preview reached the jobs panel";
+  EXPECT_FALSE(st.window.jobs_panel()->last_preview().isNull());
+
+  // The take: a clip in the same take group as the source, on a track above, with its media on disk.
+  const proj::Project& doc = st.window.session()->document();
+  const proj::Clip* source = doc.find_clip(st.clip_id);
+  ASSERT_NE(source, nullptr);
+  ASSERT_FALSE(source->take_group.empty()) << "the finished job did not land as a take";
+  const proj::Clip* take = nullptr;
+  for (const auto& tr : doc.timeline.tracks)
+    for (const auto& c : tr.clips)
+      if (c.id != st.clip_id && c.take_group == source->take_group) take = &c;
+  ASSERT_NE(take, nullptr);
+  EXPECT_FALSE(take->recipe.is_null());
+  const proj::MediaItem& m = proj::require_media(doc, take->media_id);
+  const fs::path out = st.window.session()->to_absolute(m.path);
+  ASSERT_TRUE(fs::exists(out)) << out;
+  const auto info = mf::media::probe(out);
+  EXPECT_EQ(info.frame_count, 13);
+  EXPECT_EQ(info.width, 96);
+  EXPECT_EQ(info.height, 64);
+  // The inputs the job read were written into the project (nothing outside it is needed to rerun it).
+  EXPECT_TRUE(fs::exists(st.window.session()->folder() / "jobs" / "inputs"));
+  EXPECT_EQ(m.path.rfind("renders/", 0), 0u) << m.path;
+}
+
+TEST(StudioJobs, InpaintWithoutAMaskSaysToPaintOne) {
+  app();
+  Studio st(test_model().string());
+  mf::ui::ClipJobRequest r;
+  r.clip_id = st.clip_id;
+  r.task = mf::tasks::TaskId::VInp;
+  EXPECT_TRUE(st.window.queue_clip_job(r, true).isEmpty());
+  EXPECT_NE(st.window.last_error().toStdString().find("paint"), std::string::npos)
+      << st.window.last_error().toStdString();
+  EXPECT_EQ(st.window.jobs_panel()->row_count(), 0);
+}
+
+TEST(StudioJobs, NoModelConfiguredIsReportedWithWhatToDo) {
+  app();
+  Studio st("");
+  st.paint_mask(0);
+  mf::ui::ClipJobRequest r;
+  r.clip_id = st.clip_id;
+  r.task = mf::tasks::TaskId::VInp;
+  EXPECT_TRUE(st.window.queue_clip_job(r, true).isEmpty());
+  EXPECT_NE(st.window.last_error().toStdString().find("--model"), std::string::npos)
+      << st.window.last_error().toStdString();
+}
+
+TEST(StudioJobs, MaskOfAnotherSizeIsRefused) {
+  app();
+  Studio st(test_model().string());
+  auto* s = st.window.session();
+  const std::string track = s->push(std::make_unique<proj::AddMaskTrack>(st.clip_id, "Mask")).mask_track_id();
+  auto m = mf::media::Image::make(32, 32, 1);
+  fs::create_directories(s->folder() / "masks");
+  mf::media::write_png(s->folder() / "masks" / "small.png", m);
+  s->push(std::make_unique<proj::SetMaskKeyframe>(track, 0, "masks/small.png"));
+  mf::ui::ClipJobRequest r;
+  r.clip_id = st.clip_id;
+  r.task = mf::tasks::TaskId::VInp;
+  EXPECT_TRUE(st.window.queue_clip_job(r, true).isEmpty());
+  EXPECT_NE(st.window.last_error().toStdString().find("32x32"), std::string::npos)
+      << st.window.last_error().toStdString();
+}
