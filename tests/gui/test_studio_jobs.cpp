@@ -18,7 +18,7 @@
 #include "mf/project/document.h"
 #include "mf/project/session.h"
 #include "mf/ui/bridge/engine_bridge.h"
-#include "mf/ui/clip_job.h"
+#include "mf/jobs/clip_job.h"
 #include "mf/ui/jobs_panel.h"
 #include "mf/ui/main_window.h"
 
@@ -142,7 +142,7 @@ TEST(StudioJobs, InpaintSelectedClipRunsOnTheEngineAndLandsAsATake) {
   Studio st(test_model().string());
   st.paint_mask(0);
   st.paint_mask(8);  // two different keyframes: the mask goes to the pipeline as a video
-  mf::ui::ClipJobRequest r;
+  mf::jobs::ClipJobRequest r;
   r.clip_id = st.clip_id;
   r.task = mf::tasks::TaskId::VInp;
   r.prompt = "a white square moves right";
@@ -182,7 +182,7 @@ TEST(StudioJobs, InpaintSelectedClipRunsOnTheEngineAndLandsAsATake) {
 TEST(StudioJobs, InpaintWithoutAMaskSaysToPaintOne) {
   app();
   Studio st(test_model().string());
-  mf::ui::ClipJobRequest r;
+  mf::jobs::ClipJobRequest r;
   r.clip_id = st.clip_id;
   r.task = mf::tasks::TaskId::VInp;
   EXPECT_TRUE(st.window.queue_clip_job(r, true).isEmpty());
@@ -195,7 +195,7 @@ TEST(StudioJobs, NoModelConfiguredIsReportedWithWhatToDo) {
   app();
   Studio st("");
   st.paint_mask(0);
-  mf::ui::ClipJobRequest r;
+  mf::jobs::ClipJobRequest r;
   r.clip_id = st.clip_id;
   r.task = mf::tasks::TaskId::VInp;
   EXPECT_TRUE(st.window.queue_clip_job(r, true).isEmpty());
@@ -212,7 +212,7 @@ TEST(StudioJobs, MaskOfAnotherSizeIsRefused) {
   fs::create_directories(s->folder() / "masks");
   mf::media::write_png(s->folder() / "masks" / "small.png", m);
   s->push(std::make_unique<proj::SetMaskKeyframe>(track, 0, "masks/small.png"));
-  mf::ui::ClipJobRequest r;
+  mf::jobs::ClipJobRequest r;
   r.clip_id = st.clip_id;
   r.task = mf::tasks::TaskId::VInp;
   EXPECT_TRUE(st.window.queue_clip_job(r, true).isEmpty());

@@ -75,8 +75,8 @@ void GenerateDialog::task_changed() {
                      : "The whole clip is the condition; a painted mask is used if there is one.");
 }
 
-ClipJobRequest GenerateDialog::request() const {
-  ClipJobRequest r;
+mf::jobs::ClipJobRequest GenerateDialog::request() const {
+  mf::jobs::ClipJobRequest r;
   r.task = static_cast<TaskId>(task_->currentData().toInt());
   r.prompt = prompt_->text().toStdString();
   r.steps = steps_->value();

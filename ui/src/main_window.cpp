@@ -32,7 +32,7 @@
 #include "mf/project/recent.h"
 #include "mf/project/session.h"
 #include "mf/ui/canvas_widget.h"
-#include "mf/ui/clip_job.h"
+#include "mf/jobs/clip_job.h"
 #include "mf/ui/generate_dialog.h"
 #include "mf/ui/job_service.h"
 #include "mf/ui/jobs_panel.h"
@@ -308,12 +308,12 @@ void MainWindow::write_take_sources(const std::map<std::string, std::string>& m)
   std::filesystem::rename(tmp, take_sources_file());
 }
 
-QString MainWindow::queue_clip_job(const ClipJobRequest& request, bool quiet) {
+QString MainWindow::queue_clip_job(const mf::jobs::ClipJobRequest& request, bool quiet) {
   last_error_.clear();
   try {
     if (!session_) throw mf::Error(mf::ErrorCode::BadInput, "create or open a project first");
     if (!job_service_) throw mf::Error(mf::ErrorCode::MissingModel, "no generation engine is connected");
-    const ClipJob job = export_clip_job(*session_, request);
+    const mf::jobs::ClipJob job = mf::jobs::export_clip_job(*session_, request);
     const QString id = job_service_->submit(job.spec, QString::fromStdString(job.output.string()));
     auto sources = read_take_sources();
     sources[id.toStdString()] = job.source_clip_id;
@@ -372,7 +372,7 @@ void MainWindow::open_generate_dialog() {
   dialog.set_clip_name(clip ? QString::fromStdString(clip->name) : QString());
   if (clip && !session_->document().mask_tracks_for_clip(clip->id).empty()) dialog.set_task(mf::tasks::TaskId::VInp);
   if (dialog.exec() != QDialog::Accepted) return;
-  ClipJobRequest r = dialog.request();
+  mf::jobs::ClipJobRequest r = dialog.request();
   r.clip_id = timeline_->selected_clip();
   queue_clip_job(r);
 }

@@ -6,7 +6,7 @@
 
 #include <QDialog>
 
-#include "mf/ui/clip_job.h"
+#include "mf/jobs/clip_job.h"
 
 class QComboBox;
 class QLabel;
@@ -21,7 +21,7 @@ class GenerateDialog : public QDialog {
   explicit GenerateDialog(QWidget* parent = nullptr);
   void set_clip_name(const QString& name);  // "" = no clip selected (OK is disabled)
   void set_task(mf::tasks::TaskId task);
-  ClipJobRequest request() const;  // clip_id left empty: the caller fills it in
+  mf::jobs::ClipJobRequest request() const;  // clip_id left empty: the caller fills it in
 
  private:
   void task_changed();

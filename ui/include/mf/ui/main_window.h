@@ -23,6 +23,10 @@ class QListWidget;
 class QMenu;
 class QTimer;
 
+namespace mf::jobs {
+struct ClipJobRequest;
+}
+
 namespace mf::project {
 class ProjectSession;
 class RecentProjects;
@@ -34,7 +38,6 @@ class CanvasWidget;
 class JobService;
 class JobsPanel;
 class TimelineWidget;
-struct ClipJobRequest;
 struct JobRow;
 
 class MainWindow : public QMainWindow {
@@ -60,7 +63,7 @@ class MainWindow : public QMainWindow {
   void set_job_service_factory(JobServiceFactory factory);
   // Exports the clip's frames (and mask) and queues the job; the result lands as a take above the clip.
   // Returns the job id, or "" after reporting the error (message box unless `quiet`; last_error() keeps it).
-  QString queue_clip_job(const ClipJobRequest& request, bool quiet = false);
+  QString queue_clip_job(const mf::jobs::ClipJobRequest& request, bool quiet = false);
   const QString& last_error() const { return last_error_; }
 
   mf::project::ProjectSession* session() const { return session_.get(); }

@@ -1,4 +1,4 @@
-#include "mf/ui/clip_job.h"
+#include "mf/jobs/clip_job.h"
 
 #include <algorithm>
 #include <chrono>
@@ -10,7 +10,7 @@
 #include "mf/media/writer.h"
 #include "mf/project/session.h"
 
-namespace mf::ui {
+namespace mf::jobs {
 
 namespace fs = std::filesystem;
 namespace proj = mf::project;
@@ -175,4 +175,4 @@ ClipJob export_clip_job(const proj::ProjectSession& session, const ClipJobReques
   return job;
 }
 
-}  // namespace mf::ui
+}  // namespace mf::jobs

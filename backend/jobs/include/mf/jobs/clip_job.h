@@ -1,6 +1,7 @@
 // Turning a clip on the timeline into a generation job: the clip's source frames (and, for mask tasks, its
 // painted mask track) are written under <project>/jobs/inputs/<name>/ as files the pipeline reads, and a
-// TaskSpec is filled in for them. Torch-free (mf_project + mf_media + mf_tasks).
+// TaskSpec is filled in for them. Torch-free and Qt-free (mf_project + mf_media + mf_tasks): the studio and the
+// command line (`manyfold demo`) share it.
 //
 // Frames: the clip's source range from source_in, cut to the largest 4k+1 count that fits (at most
 // `max_frames`); written as a lossless FFV1 .mkv (the pipeline reads it like any video). Size: the media's,
@@ -23,7 +24,7 @@ namespace mf::project {
 class ProjectSession;
 }
 
-namespace mf::ui {
+namespace mf::jobs {
 
 struct ClipJobRequest {
   std::string clip_id;
@@ -49,4 +50,4 @@ ClipJob export_clip_job(const mf::project::ProjectSession& session, const ClipJo
 // The tasks a video clip can drive from the studio (video editing tasks of the official 15).
 bool is_clip_task(mf::tasks::TaskId task);
 
-}  // namespace mf::ui
+}  // namespace mf::jobs
