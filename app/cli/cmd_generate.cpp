@@ -18,6 +18,7 @@
 #include <sstream>
 
 #include "command.h"
+#include "engine_run.h"
 #include "mf/core/error.h"
 #include "mf/engine/engine.h"
 #include "mf/engine/pipeline_backend.h"
@@ -41,104 +42,6 @@ std::string read_file(const std::string& path) {
   std::stringstream ss;
   ss << f.rdbuf();
   return ss.str();
-}
-
-std::string fmt_time(double s) {
-  if (s < 0 || !std::isfinite(s)) return "--:--";
-  const int t = static_cast<int>(s + 0.5);
-  char b[32];
-  std::snprintf(b, sizeof b, "%d:%02d", t / 60, t % 60);
-  return b;
-}
-
-// Progress on stderr: a bar with ETA on a terminal, plain lines otherwise.
-struct Progress {
-  bool tty = isatty(2) != 0;
-  bool quiet = false;
-  void step(int done, int total, double step_s, double elapsed) {
-    if (quiet) return;
-    const double eta = done > 0 ? elapsed / done * (total - done) : -1;
-    if (tty) {
-      const int width = 30, fill = total > 0 ? done * width / total : 0;
-      std::fprintf(stderr, "\r  denoise [%s%s] %d/%d  %.2f s/step  ETA %s ", std::string(fill, '#').c_str(),
-                   std::string(width - fill, '.').c_str(), done, total, step_s, fmt_time(eta).c_str());
-      if (done == total) std::fprintf(stderr, "\n");
-    } else {
-      std::fprintf(stderr, "step %d/%d %.2fs eta %s\n", done, total, step_s, fmt_time(eta).c_str());
-    }
-    std::fflush(stderr);
-  }
-  void line(const std::string& s) {
-    if (!quiet) std::cerr << s << "\n";
-  }
-};
-
-// Runs the jobs through the engine (an in-memory queue: `manyfold queue` manages persisted ones), printing
-// progress from its events. A failed job throws its mf::Error so the exit code says what went wrong.
-std::vector<std::string> run_jobs(const std::string& model, const std::string& dtype, mf::pipeline::LoadOptions lo,
-                                  mf::tasks::Drop3Policy drop3, const std::vector<mf::tasks::TaskSpec>& specs,
-                                  const std::vector<std::string>& paths, Progress& progress) {
-  mf::engine::EngineOptions eo;
-  eo.dtype = dtype;
-  eo.device = lo.device.str();
-  eo.loader = [lo, drop3](const mf::engine::ModelKey& key) -> std::shared_ptr<mf::engine::ModelBackend> {
-    if (key.model.rfind("test:", 0) == 0) return mf::engine::load_default_backend(key);
-    return std::make_shared<mf::engine::PipelineBackend>(key.model, lo, drop3);
-  };
-  mf::engine::Engine engine(eo);
-  std::mutex mu;
-  std::optional<mf::Error> failure;
-  std::vector<std::string> files;
-  auto t0 = std::chrono::steady_clock::now();
-  engine.set_event_sink([&](const mf::engine::Event& e) {
-    std::lock_guard<std::mutex> lk(mu);
-    switch (e.kind) {
-      case mf::engine::EventKind::StateChanged:
-        if (e.state == mf::engine::JobState::Running) t0 = std::chrono::steady_clock::now();
-        break;
-      case mf::engine::EventKind::Progress:
-        progress.step(e.step, e.total, e.seconds_per_step,
-                      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-        break;
-      case mf::engine::EventKind::Finished:
-        files.insert(files.end(), e.outputs.begin(), e.outputs.end());
-        break;
-      case mf::engine::EventKind::Failed:
-        if (!failure) failure.emplace(e.code, e.message);
-        break;
-      default:
-        break;
-    }
-  });
-  std::vector<mf::engine::JobId> ids;
-  for (size_t i = 0; i < specs.size(); ++i) {
-    mf::tasks::TaskSpec s = specs[i];
-    s.model = model;
-    for (const auto& w : mf::tasks::validate(s))
-      if (w.severity == mf::tasks::ValidationIssue::Severity::Warning) progress.line("warning: " + w.message);
-    progress.line("  " + std::string(mf::tasks::to_string(s.task)) + " " + std::to_string(s.width) + "x" +
-                  std::to_string(s.height) + ", " + std::to_string(s.num_frames) + " frames, " +
-                  std::to_string(s.steps) + " steps -> " + paths[i]);
-    mf::engine::JobOptions jo;
-    jo.output = paths[i];
-    ids.push_back(engine.submit(s, jo));
-  }
-  // Jobs run one after another; the first failure stops the batch (the remaining jobs are cancelled).
-  while (!engine.wait_idle(std::chrono::milliseconds(200))) {
-    std::lock_guard<std::mutex> lk(mu);
-    if (failure) break;
-  }
-  {
-    std::lock_guard<std::mutex> lk(mu);
-    if (failure) {
-      for (const auto& id : ids) engine.cancel(id);
-    }
-  }
-  engine.wait_idle();
-  engine.shutdown();
-  std::lock_guard<std::mutex> lk(mu);
-  if (failure) throw *failure;
-  return files;
 }
 
 bool folder_is_test_fixture(const std::string& model) {
@@ -181,7 +84,7 @@ int run_generate(const std::vector<std::string>& argv) {
   mf::cli::Args a(argv, {"use-t-schedule", "quiet"});
   const auto unknown = a.unknown(kKnown);
   if (!unknown.empty()) return mf::cli::usage_error("generate", "unknown option " + unknown[0]);
-  Progress progress;
+  mf::cli::Progress progress;
   progress.quiet = a.has("quiet");
 
   // ---- the jobs ----
@@ -266,8 +169,8 @@ int run_generate(const std::vector<std::string>& argv) {
       paths.push_back(stem);
     }
   }
-  for (const auto& f : run_jobs(model, dtype == "fp32" || dtype == "float32" ? "fp32" : "bf16", lo, drop3, specs,
-                                paths, progress))
+  for (const auto& f : mf::cli::run_jobs_on_engine(model, dtype == "fp32" || dtype == "float32" ? "fp32" : "bf16",
+                                                  lo, drop3, specs, paths, progress))
     std::cout << f << "\n";
   return mf::cli::kExitOk;
 }

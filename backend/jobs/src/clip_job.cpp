@@ -154,16 +154,10 @@ ClipJob export_clip_job(const proj::ProjectSession& session, const ClipJobReques
         }
         masks.push_back(it->second);
       }
-      const bool constant = loaded.size() == 1;
-      if (constant) {
-        const fs::path mask_file = folder / "mask.png";
-        media::write_png(mask_file, masks.front());
-        spec.mask = mask_file.string();
-      } else {
-        const fs::path mask_file = folder / "mask.mkv";
-        media::write_video(mask_file, masks, eo);
-        spec.mask = mask_file.string();
-      }
+      // One mask frame per input frame (TaskSpec validation asks video tasks for a mask video), losslessly.
+      const fs::path mask_file = folder / "mask.mkv";
+      media::write_video(mask_file, masks, eo);
+      spec.mask = mask_file.string();
     }
   }
 
