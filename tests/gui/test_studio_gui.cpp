@@ -13,6 +13,7 @@
 #include "mf/project/document.h"
 #include "mf/project/session.h"
 #include "mf/ui/canvas_widget.h"
+#include "gui_test_util.h"
 #include "mf/ui/main_window.h"
 #include "mf/ui/timeline_widget.h"
 
@@ -20,22 +21,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-QApplication& app() {
-  static int argc = 1;
-  static char name[] = "test_studio_gui";
-  static char* argv[] = {name, nullptr};
-  if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM")) qputenv("QT_QPA_PLATFORM", "offscreen");
-  // Never destroyed: a static QApplication would be torn down after Qt's own globals at exit.
-  static QApplication* a = new QApplication(argc, argv);
-  return *a;
-}
+QApplication& app() { return mf::test::gui_app(); }
 
-fs::path temp_dir(const std::string& tag) {
-  std::mt19937_64 rng(std::random_device{}());
-  fs::path p = fs::temp_directory_path() / ("mf_gui_" + tag + "_" + std::to_string(rng() % 1000000000));
-  fs::remove_all(p);
-  return p;
-}
+fs::path temp_dir(const std::string& tag) { return mf::test::fresh_temp_path(tag); }
 
 int count_below(const QImage& mask, int threshold) {
   int n = 0;

@@ -20,6 +20,7 @@
 #include "mf/ui/bridge/engine_bridge.h"
 #include "mf/jobs/clip_job.h"
 #include "mf/ui/jobs_panel.h"
+#include "gui_test_util.h"
 #include "mf/ui/main_window.h"
 
 namespace fs = std::filesystem;
@@ -27,19 +28,10 @@ namespace proj = mf::project;
 
 namespace {
 
-QApplication& app() {
-  static int argc = 1;
-  static char name[] = "test_studio_jobs";
-  static char* argv[] = {name, nullptr};
-  if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM")) qputenv("QT_QPA_PLATFORM", "offscreen");
-  static QApplication* a = new QApplication(argc, argv);
-  return *a;
-}
+QApplication& app() { return mf::test::gui_app(); }
 
 fs::path temp_dir(const std::string& tag) {
-  std::mt19937_64 rng(std::random_device{}());
-  fs::path p = fs::temp_directory_path() / ("mf_jobs_" + tag + "_" + std::to_string(rng() % 1000000000));
-  fs::remove_all(p);
+  fs::path p = mf::test::fresh_temp_path(tag);
   fs::create_directories(p);
   return p;
 }

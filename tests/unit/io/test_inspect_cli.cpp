@@ -12,45 +12,16 @@
 #include "mf/io/safetensors.h"
 #include "pipeline_fixture.h"
 
+#include "../../common/cli_run.h"
+
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 namespace {
 
-struct CliResult {
-  int rc = -1;        // exit status; -1 when killed by a signal
-  std::string out;    // stdout
-  std::string err;    // stderr
-};
+using mf::test::CliResult;
 
-std::string quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
-CliResult run(const std::vector<std::string>& args) {
-  static int counter = 0;
-  const fs::path errf = fs::temp_directory_path() / ("mf_inspect_err_" + std::to_string(::getpid()) + "_" +
-                                                    std::to_string(counter++));
-  std::string cmd = quote(MF_MANYFOLD_BIN);
-  for (const auto& a : args) cmd += " " + quote(a);
-  cmd += " 2>" + quote(errf.string());
-  CliResult r;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  int status = ::pclose(p);
-  r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream e(errf);
-  std::stringstream ss;
-  ss << e.rdbuf();
-  r.err = ss.str();
-  fs::remove(errf);
-  return r;
-}
+CliResult run(const std::vector<std::string>& args) { return mf::test::run_cli(MF_MANYFOLD_BIN, args); }
 
 std::vector<json> json_lines(const std::string& out) {
   std::vector<json> v;
