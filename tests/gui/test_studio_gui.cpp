@@ -121,3 +121,76 @@ TEST(StudioGui, PaintMaskStrokeUndoRedo) {
   EXPECT_EQ(count_below(w2.canvas()->mask(), 128), painted_px);
   fs::remove_all(root);
 }
+
+TEST(StudioGui, RectangleEllipseAndMaskOperations) {
+  app();
+  const fs::path root = temp_dir("ops");
+  fs::create_directories(root);
+  QImage src(160, 96, QImage::Format_RGB888);
+  src.fill(QColor(40, 90, 160));
+  const fs::path png = root / "flat.png";
+  ASSERT_TRUE(src.save(QString::fromStdString(png.string())));
+  mf::ui::MainWindow w;
+  w.resize(1200, 800);
+  w.show();
+  ASSERT_TRUE(QTest::qWaitForWindowExposed(&w));
+  ASSERT_TRUE(w.new_project(root / "proj", true));
+  ASSERT_TRUE(w.import_media(png, true));
+  auto* bin = w.findChild<QListWidget*>();
+  Q_EMIT bin->itemDoubleClicked(bin->item(0));
+  w.set_playhead(0);
+  auto* canvas = w.canvas();
+  ASSERT_FALSE(canvas->clip_id().empty());
+
+  // A rectangle drag from (40,20) to (120,76): exactly that box regenerates.
+  canvas->set_tool(mf::ui::MaskTool::Rectangle);
+  const QPoint a = canvas->image_to_widget(QPointF(40, 20)).toPoint();
+  const QPoint b = canvas->image_to_widget(QPointF(120, 76)).toPoint();
+  QTest::mousePress(canvas, Qt::LeftButton, {}, a);
+  QTest::mouseMove(canvas, (a + b) / 2);
+  QTest::mouseMove(canvas, b);
+  QTest::mouseRelease(canvas, Qt::LeftButton, {}, b);
+  const int box = count_below(canvas->mask(), 128);
+  EXPECT_NEAR(box, 80 * 56, 80 * 56 * 0.08);
+  EXPECT_LT(qGray(canvas->mask().pixel(80, 48)), 128);
+  EXPECT_GT(qGray(canvas->mask().pixel(10, 10)), 128);
+
+  // An ellipse with Shift keeps its inside: a hole in the box.
+  canvas->set_tool(mf::ui::MaskTool::Ellipse);
+  const QPoint c = canvas->image_to_widget(QPointF(70, 38)).toPoint();
+  const QPoint d = canvas->image_to_widget(QPointF(90, 58)).toPoint();
+  QTest::mousePress(canvas, Qt::LeftButton, Qt::ShiftModifier, c);
+  QTest::mouseMove(canvas, d);
+  QTest::mouseRelease(canvas, Qt::LeftButton, Qt::ShiftModifier, d);
+  EXPECT_GT(qGray(canvas->mask().pixel(80, 48)), 128);
+  const int holed = count_below(canvas->mask(), 128);
+  EXPECT_NEAR(box - holed, 3.14159 * 10 * 10, 60);
+
+  // Grow and shrink move the regenerate area's edge; invert swaps; clear and fill; each is one undo step.
+  ASSERT_TRUE(canvas->apply_mask_op(mf::ui::MaskOp::Grow, 4));
+  const int grown = count_below(canvas->mask(), 128);
+  EXPECT_GT(grown, holed + 2 * 4 * (80 + 56));
+  ASSERT_TRUE(canvas->apply_mask_op(mf::ui::MaskOp::Shrink, 4));
+  EXPECT_NEAR(count_below(canvas->mask(), 128), holed, holed * 0.05);
+  ASSERT_TRUE(canvas->apply_mask_op(mf::ui::MaskOp::Invert));
+  EXPECT_NEAR(count_below(canvas->mask(), 128), 160 * 96 - holed, holed * 0.05);
+  ASSERT_TRUE(canvas->apply_mask_op(mf::ui::MaskOp::Feather, 6));
+  int soft = 0;
+  for (int y = 0; y < 96; ++y)
+    for (int x = 0; x < 160; ++x)
+      if (qGray(canvas->mask().pixel(x, y)) > 20 && qGray(canvas->mask().pixel(x, y)) < 235) ++soft;
+  EXPECT_GT(soft, 200) << "feathering leaves soft edges";
+  ASSERT_TRUE(canvas->apply_mask_op(mf::ui::MaskOp::RegenerateAll));
+  EXPECT_EQ(count_below(canvas->mask(), 128), 160 * 96);
+  ASSERT_TRUE(canvas->apply_mask_op(mf::ui::MaskOp::KeepAll));
+  EXPECT_EQ(count_below(canvas->mask(), 128), 0);
+  w.undo();  // back to "regenerate all"
+  EXPECT_EQ(count_below(canvas->mask(), 128), 160 * 96);
+  w.undo();
+  w.undo();
+  w.undo();
+  w.undo();
+  w.undo();  // back to the holed box
+  EXPECT_EQ(count_below(canvas->mask(), 128), holed);
+  fs::remove_all(root);
+}

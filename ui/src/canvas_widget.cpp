@@ -1,5 +1,7 @@
 #include "mf/ui/canvas_widget.h"
 
+#include <cstring>
+
 #include <algorithm>
 #include <filesystem>
 #include <stdexcept>
@@ -9,6 +11,7 @@
 #include <QPainter>
 #include <QWheelEvent>
 
+#include "mf/media/mask.h"
 #include "mf/media/frame_cache.h"
 #include "mf/media/reader.h"
 #include "mf/project/commands.h"
@@ -152,9 +155,16 @@ void CanvasWidget::paintEvent(QPaintEvent*) {
   }
   p.setPen(QPen(QColor(90, 90, 95), 1));
   p.drawRect(target);
+  if (shaping_) {
+    p.setPen(QPen(QColor(255, 90, 90), 1, Qt::DashLine));
+    p.setBrush(Qt::NoBrush);
+    const QRectF r = QRectF(image_to_widget(shape_start_), image_to_widget(shape_end_)).normalized();
+    if (tool_ == MaskTool::Ellipse) p.drawEllipse(r);
+    else p.drawRect(r);
+  }
   // Brush outline under the cursor.
   const QPointF c = mapFromGlobal(QCursor::pos());
-  if (rect().contains(c.toPoint())) {
+  if (rect().contains(c.toPoint()) && (tool_ == MaskTool::Brush || tool_ == MaskTool::Eraser)) {
     const double r = brush_size_ / 2.0 * fit_scale() * zoom_;
     p.setPen(QPen(tool_ == MaskTool::Brush ? QColor(255, 90, 90) : QColor(220, 220, 220), 1));
     p.drawEllipse(c, r, r);
@@ -176,6 +186,43 @@ void CanvasWidget::stamp(QPointF from, QPointF to) {
   }
 }
 
+void CanvasWidget::fill_shape(QPointF a, QPointF b, bool keep) {
+  if (mask_.isNull()) return;
+  QPainter p(&mask_);
+  p.setRenderHint(QPainter::Antialiasing, true);
+  p.setPen(Qt::NoPen);
+  p.setBrush(keep ? QColor(255, 255, 255) : QColor(0, 0, 0));
+  const QRectF r = QRectF(a, b).normalized();
+  if (tool_ == MaskTool::Ellipse) p.drawEllipse(r);
+  else p.drawRect(r);
+}
+
+namespace {
+
+mf::media::Image to_media(const QImage& gray) {
+  auto im = mf::media::Image::make(gray.width(), gray.height(), 1);
+  for (int y = 0; y < gray.height(); ++y) std::memcpy(im.row(y), gray.constScanLine(y), static_cast<size_t>(gray.width()));
+  return im;
+}
+
+
+}  // namespace
+
+bool CanvasWidget::apply_mask_op(MaskOp op, int amount) {
+  if (mask_.isNull() || clip_id_.empty()) return false;
+  switch (op) {
+    case MaskOp::Invert: mask_.invertPixels(); break;
+    case MaskOp::KeepAll: mask_.fill(255); break;
+    case MaskOp::RegenerateAll: mask_.fill(0); break;
+    // Grow/shrink act on the regenerate (black) area, i.e. the opposite way on the white "keep" pixels.
+    case MaskOp::Grow: mask_ = to_qimage(mf::media::grow_shrink(to_media(mask_), -std::max(1, amount))); break;
+    case MaskOp::Shrink: mask_ = to_qimage(mf::media::grow_shrink(to_media(mask_), std::max(1, amount))); break;
+    case MaskOp::Feather: mask_ = to_qimage(mf::media::feather(to_media(mask_), std::max(1, amount))); break;
+  }
+  commit_stroke();
+  return true;
+}
+
 void CanvasWidget::mousePressEvent(QMouseEvent* e) {
   if (e->button() == Qt::MiddleButton || (e->button() == Qt::LeftButton && e->modifiers().testFlag(Qt::AltModifier))) {
     panning_ = true;
@@ -183,6 +230,12 @@ void CanvasWidget::mousePressEvent(QMouseEvent* e) {
     return;
   }
   if (e->button() != Qt::LeftButton || mask_.isNull()) return;
+  if (tool_ == MaskTool::Rectangle || tool_ == MaskTool::Ellipse) {
+    shaping_ = true;
+    shape_start_ = shape_end_ = widget_to_image(e->position());
+    update();
+    return;
+  }
   stroking_ = true;
   last_image_pt_ = widget_to_image(e->position());
   stamp(last_image_pt_, last_image_pt_);
@@ -193,6 +246,8 @@ void CanvasWidget::mouseMoveEvent(QMouseEvent* e) {
   if (panning_) {
     pan_ += e->position() - last_widget_pt_;
     last_widget_pt_ = e->position();
+  } else if (shaping_) {
+    shape_end_ = widget_to_image(e->position());
   } else if (stroking_) {
     const QPointF pt = widget_to_image(e->position());
     stamp(last_image_pt_, pt);
@@ -203,6 +258,13 @@ void CanvasWidget::mouseMoveEvent(QMouseEvent* e) {
 
 void CanvasWidget::mouseReleaseEvent(QMouseEvent* e) {
   if (panning_) { panning_ = false; return; }
+  if (shaping_ && e->button() == Qt::LeftButton) {
+    shaping_ = false;
+    shape_end_ = widget_to_image(e->position());
+    fill_shape(shape_start_, shape_end_, e->modifiers().testFlag(Qt::ShiftModifier));
+    commit_stroke();
+    return;
+  }
   if (!stroking_ || e->button() != Qt::LeftButton) return;
   stroking_ = false;
   stamp(last_image_pt_, widget_to_image(e->position()));

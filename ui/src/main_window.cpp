@@ -238,6 +238,24 @@ void MainWindow::build_actions() {
     canvas_->set_tool(MaskTool::Eraser);
     statusBar()->showMessage("Eraser: paint the area to keep", 3000);
   });
+  add(tools, "Mask &Rectangle", QKeySequence("M"), [this] {
+    canvas_->set_tool(MaskTool::Rectangle);
+    statusBar()->showMessage("Rectangle: drag to regenerate a box (Shift: keep)", 3000);
+  });
+  add(tools, "Mask E&llipse", QKeySequence("Shift+M"), [this] {
+    canvas_->set_tool(MaskTool::Ellipse);
+    statusBar()->showMessage("Ellipse: drag to regenerate an ellipse (Shift: keep)", 3000);
+  });
+  QMenu* ops = tools->addMenu("Mask &Operations");
+  auto op = [this](MaskOp o, int amount) {
+    if (!canvas_->apply_mask_op(o, amount)) statusBar()->showMessage("No clip under the playhead", 3000);
+  };
+  add(ops, "&Invert Mask", QKeySequence("Ctrl+Shift+I"), [op] { op(MaskOp::Invert, 0); });
+  add(ops, "&Clear Mask (keep all)", QKeySequence("Ctrl+Shift+K"), [op] { op(MaskOp::KeepAll, 0); });
+  add(ops, "&Fill Mask (regenerate all)", QKeySequence("Ctrl+Shift+F"), [op] { op(MaskOp::RegenerateAll, 0); });
+  add(ops, "&Grow Regenerate Area (8 px)", QKeySequence("Ctrl+Shift+]"), [op] { op(MaskOp::Grow, 8); });
+  add(ops, "&Shrink Regenerate Area (8 px)", QKeySequence("Ctrl+Shift+["), [op] { op(MaskOp::Shrink, 8); });
+  add(ops, "F&eather Edges (6 px)", QKeySequence("Ctrl+Shift+E"), [op] { op(MaskOp::Feather, 6); });
   add(tools, "Smaller Brush", QKeySequence("["), [this] { canvas_->set_brush_size(int(canvas_->brush_size() / 1.25)); });
   add(tools, "Larger Brush", QKeySequence("]"), [this] { canvas_->set_brush_size(int(canvas_->brush_size() * 1.25) + 1); });
   add(tools, "Reset Canvas View", QKeySequence("Ctrl+0"), [this] { canvas_->reset_view(); });

@@ -1,7 +1,8 @@
 // The canvas: shows the frame at the playhead (top-most visible clip) and paints masks on it.
 //
 // Mask convention (document.h): greyscale, white keeps, black regenerates. The brush paints "regenerate"
-// (black), the eraser paints "keep" (white). Regenerate areas are drawn as a translucent red hatch.
+// (black), the eraser paints "keep" (white); rectangle and ellipse fill a dragged shape; apply_mask_op() inverts,
+// clears, fills, grows, shrinks or feathers the whole mask (mf_media's OpenCV helpers). Regenerate areas are drawn as a translucent red hatch.
 // A stroke is committed on mouse release: the PNG is written to a fresh masks/ path
 // (ProjectSession::new_mask_path) and SetMaskKeyframe is pushed (with AddMaskTrack first when the clip has no
 // mask track), grouped into one undoable step. Undo/redo re-reads the mask from the document.
@@ -30,7 +31,18 @@ class FrameCache;
 
 namespace mf::ui {
 
-enum class MaskTool { Brush, Eraser };
+// Brush/Eraser paint strokes; Rectangle/Ellipse fill the dragged shape (regenerate; with Shift held: keep).
+enum class MaskTool { Brush, Eraser, Rectangle, Ellipse };
+
+// Whole-mask operations on the shown frame's mask, each one undoable step.
+enum class MaskOp {
+  Invert,          // keep <-> regenerate
+  KeepAll,         // clear: nothing is regenerated
+  RegenerateAll,   // fill: everything is regenerated
+  Grow,            // the regenerate area grows by `amount` pixels
+  Shrink,          // ... shrinks by `amount` pixels
+  Feather,         // soft edges (Gaussian, radius `amount`)
+};
 
 class CanvasWidget : public QWidget {
   Q_OBJECT
@@ -62,6 +74,9 @@ class CanvasWidget : public QWidget {
 
   void reset_view();
 
+  // Applies `op` to the mask of the frame shown and commits it like a stroke. False when no clip is shown.
+  bool apply_mask_op(MaskOp op, int amount = 8);
+
  Q_SIGNALS:
   void status_message(const QString& text);
 
@@ -76,6 +91,7 @@ class CanvasWidget : public QWidget {
   void reload();
   void stamp(QPointF from, QPointF to);
   void commit_stroke();
+  void fill_shape(QPointF a, QPointF b, bool keep);
   double fit_scale() const;
 
   mf::project::ProjectSession* session_ = nullptr;
@@ -89,7 +105,8 @@ class CanvasWidget : public QWidget {
   int brush_size_ = 40;
   double zoom_ = 1.0;
   QPointF pan_;
-  bool stroking_ = false, panning_ = false;
+  bool stroking_ = false, panning_ = false, shaping_ = false;
+  QPointF shape_start_, shape_end_;
   QPointF last_image_pt_, last_widget_pt_;
 };
 
