@@ -34,7 +34,7 @@ const std::vector<std::string> kKnown = {
     "task",        "input",     "mask",       "prompt",  "negative-prompt", "num-inference-steps",
     "guidance-scale", "motion-score", "seed",  "height",  "width",           "num-frames",
     "crop-type",   "upscale",   "noise-aug-strength", "fps", "model",       "out",
-    "job",         "dtype",     "depth-model", "drop3",  "use-t-schedule",  "quiet"};
+    "job",         "dtype",     "depth-model", "drop3",  "use-t-schedule",  "quiet", "lora"};
 
 std::string read_file(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
@@ -77,6 +77,20 @@ mf::tasks::TaskSpec spec_from_flags(const mf::cli::Args& a, mf::tasks::TaskId ta
   }
   if (a.has("use-t-schedule")) s.use_t_schedule = true;
   if (a.has("mask")) s.mask = *a.get("mask");
+  for (const auto& l : a.get_all("lora")) {
+    // PATH or PATH:SCALE (the scale after the last ':' when it parses as a number).
+    mf::tasks::LoraRef r{l, 1.0};
+    const auto colon = l.rfind(':');
+    if (colon != std::string::npos && colon + 1 < l.size()) {
+      try {
+        size_t used = 0;
+        const double v = std::stod(l.substr(colon + 1), &used);
+        if (used == l.size() - colon - 1) r = {l.substr(0, colon), v};
+      } catch (const std::exception&) {
+      }
+    }
+    s.loras.push_back(r);
+  }
   return s;
 }
 
@@ -184,12 +198,13 @@ MF_CLI_COMMAND(
     "                  [--motion-score M] [--seed S] [--height H] [--width W] [--num-frames N]\n"
     "                  [--crop-type keep_res|keep_ratio|keep_ratio_h] [--upscale K] [--noise-aug-strength A]\n"
     "                  [--fps R] [--dtype bf16|fp32] [--depth-model DIR] [--drop3 even-latent|driver|never]\n"
-    "                  [--use-t-schedule] [--quiet]\n"
+    "                  [--use-t-schedule] [--lora FILE[:SCALE]]... [--quiet]\n"
     "manyfold generate --model DIR --job JOB.json [--out PATH]\n"
     "  Flags mirror the official infer_mfm_pipeline.py; defaults are its per-task defaults.\n"
     "  --input takes the image/video (twice, or 'a;b', for itrans/vtrans), or a batch file: prompt lines (.txt,\n"
     "  t2v/t2i), .jsonl rows {\"prompt\", \"image\"|\"video\", \"mask\"} or .csv rows prompt,path,mask_path; a batch\n"
     "  writes <task>_<index>_<prompt> files into --out (a folder).\n"
+    "  --lora applies a LoRA (.safetensors, peft or kohya keys) to the transformer for this job (repeatable).\n"
     "  Output: video tasks an H.264 .mp4, image tasks a .png, plus <name>.json with the recipe (also embedded).\n"
     "  --drop3: even-latent (default) drops the first 3 frames only after an even latent count; driver does\n"
     "  exactly what the official script does; never keeps every frame.\n"

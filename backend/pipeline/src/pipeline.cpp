@@ -2,6 +2,8 @@
 // loop with CFG (mfm-reference.md C.8), decode and output writing (C.9). See pipeline.h for the choices made.
 #include "mf/pipeline/pipeline.h"
 
+#include "mf/lora/lora.h"
+
 #include <torch/version.h>
 
 #include <algorithm>
@@ -193,6 +195,21 @@ class MfmPipeline final : public Pipeline {
   void set_text_encoder_dir(std::string d) { t5_dir_ = std::move(d); }
 
  private:
+  // Makes the transformer carry exactly `loras` (restoring the base weights first when they change): LoRAs
+  // switch between jobs without reloading the base model.
+  void ensure_loras(const std::vector<tasks::LoraRef>& loras) {
+    if (loras == active_loras_) return;
+    lora_patch_.restore(*c_.transformer);
+    active_loras_.clear();
+    for (const auto& l : loras) {
+      const auto file = lora::read_lora(l.path);
+      lora_patch_.apply(*c_.transformer, file, l.scale);
+    }
+    active_loras_ = loras;
+  }
+  lora::LoraPatch lora_patch_;
+  std::vector<tasks::LoraRef> active_loras_;
+
   bool bf16() const { return opt_.dtype == torch::kBFloat16; }
   torch::ScalarType latent_dtype() const { return bf16() ? torch::kBFloat16 : torch::kFloat; }
   // (embeddings [77, Ct] float32, mask [77] int64) of one final prompt.
@@ -368,6 +385,13 @@ Prepared MfmPipeline::prepare(const tasks::TaskSpec& spec_in, const PrepareOverr
 
 DenoiseResult MfmPipeline::denoise(const Prepared& p, const torch::Tensor& latents, int start_step,
                                    const DenoiseControl& control) {
+  try {
+    ensure_loras(p.spec.loras);
+  } catch (...) {
+    lora_patch_.restore(*c_.transformer);  // a bad LoRA leaves the base model as it was
+    active_loras_.clear();
+    throw;
+  }
   c10::InferenceMode guard;
   const int total = static_cast<int>(p.timesteps.size());
   check(start_step >= 0 && start_step <= total, ErrorCode::BadInput,
@@ -493,6 +517,11 @@ nlohmann::json MfmPipeline::recipe_for(const Prepared& p, const std::map<std::st
   for (const auto& [k, v] : timings) t[k] = v;
   r["timings_s"] = t;
   r["job"] = tasks::to_json(p.spec);
+  if (!p.spec.loras.empty()) {
+    auto arr = nlohmann::json::array();
+    for (const auto& l : p.spec.loras) arr.push_back({{"path", l.path}, {"scale", l.scale}, {"file", file_fingerprint(l.path)}});
+    r["loras"] = arr;
+  }
   return r;
 }
 

@@ -74,7 +74,7 @@ bool TaskSpec::operator==(const TaskSpec& o) const {
          height == o.height && width == o.width && num_frames == o.num_frames && fps == o.fps && crop == o.crop &&
          upscale == o.upscale && steps == o.steps && guidance_scale == o.guidance_scale &&
          motion_score == o.motion_score && seed == o.seed && noise_aug_strength == o.noise_aug_strength &&
-         use_t_schedule == o.use_t_schedule && model == o.model && output == o.output;
+         use_t_schedule == o.use_t_schedule && model == o.model && loras == o.loras && output == o.output;
 }
 
 std::string TaskSpec::effective_added_prompt() const {
@@ -257,6 +257,10 @@ std::vector<ValidationIssue> validate(const TaskSpec& s) {
   else if (f.image_output && s.motion_score != 0.0)
     warn("motion_score", "the official driver uses motion score 0 for image tasks; found " +
                              num_str(s.motion_score));
+  for (const auto& l : s.loras) {
+    if (l.path.empty()) err("loras", "a LoRA entry has no path: give the .safetensors file");
+    if (!std::isfinite(l.scale)) err("loras", "the scale of LoRA " + l.path + " is not a finite number");
+  }
   if (!std::isfinite(s.noise_aug_strength) || s.noise_aug_strength < 0.0)
     err("noise_aug_strength", num_str(s.noise_aug_strength) + " is not valid: use a number >= 0 (0 = off)");
   else if (s.noise_aug_strength > 0.0 && f.input == InputKind::None)
@@ -314,6 +318,11 @@ nlohmann::json to_json(const TaskSpec& s) {
   j["noise_aug_strength"] = s.noise_aug_strength;
   j["use_t_schedule"] = s.use_t_schedule;
   j["model"] = s.model;
+  if (!s.loras.empty()) {
+    auto arr = nlohmann::json::array();
+    for (const auto& l : s.loras) arr.push_back({{"path", l.path}, {"scale", l.scale}});
+    j["loras"] = arr;
+  }
   j["output"] = s.output;
   return j;
 }
@@ -364,7 +373,7 @@ TaskSpec task_spec_from_json(const nlohmann::json& j, const std::string& source)
       "schema_version", "task",   "prompt", "added_prompt", "negative_prompt", "images",         "clips",
       "mask",           "height", "width",  "num_frames",   "fps",             "crop_type",      "upscale",
       "steps",          "guidance_scale", "motion_score", "seed",     "noise_aug_strength", "use_t_schedule",
-      "model",          "output"};
+      "model",          "output", "loras"};
   for (auto it = j.begin(); it != j.end(); ++it)
     if (!known.count(it.key())) bad(it.key(), "unknown field (check the spelling; see docs for the job format)");
 
@@ -464,6 +473,24 @@ TaskSpec task_spec_from_json(const nlohmann::json& j, const std::string& source)
   }
   get_string("model", s.model);
   get_string("output", s.output);
+  if (j.contains("loras")) {
+    const auto& v = j["loras"];
+    if (!v.is_array()) bad("loras", "must be a list of {\"path\": FILE, \"scale\": NUMBER}");
+    else
+      for (const auto& e : v) {
+        if (!e.is_object() || !e.contains("path") || !e["path"].is_string()) {
+          bad("loras", "each entry needs \"path\" (a LoRA .safetensors file), found " + e.dump());
+          continue;
+        }
+        LoraRef l;
+        l.path = e["path"].get<std::string>();
+        if (e.contains("scale")) {
+          if (e["scale"].is_number()) l.scale = e["scale"].get<double>();
+          else bad("loras", "\"scale\" must be a number, found " + e["scale"].dump());
+        }
+        s.loras.push_back(l);
+      }
+  }
 
   if (!problems.empty()) {
     std::string msg = source + ": the job file has " + std::to_string(problems.size()) + " problem" +

@@ -41,6 +41,13 @@ enum class CropMode {
 const char* to_string(CropMode m);
 std::optional<CropMode> parse_crop_mode(const std::string& s);
 
+// A LoRA adapter applied to the transformer for one job (models/lora): a safetensors file and its strength.
+struct LoraRef {
+  std::string path;
+  double scale = 1.0;
+  bool operator==(const LoraRef& o) const { return path == o.path && scale == o.scale; }
+};
+
 struct TaskSpec {
   static constexpr int kSchemaVersion = 1;
 
@@ -77,6 +84,7 @@ struct TaskSpec {
 
   // Model and output.
   std::string model;   // a model id from the registry or a pipeline folder path; empty = the default model
+  std::vector<LoraRef> loras;  // applied to the loaded model for this job only (JSON "loras", absent = none)
   std::string output;  // output file; empty = chosen by the caller
 
   bool operator==(const TaskSpec& o) const;
