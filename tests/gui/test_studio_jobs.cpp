@@ -18,6 +18,7 @@
 #include "mf/project/document.h"
 #include "mf/project/session.h"
 #include "mf/ui/bridge/engine_bridge.h"
+#include "mf/ui/canvas_widget.h"
 #include "mf/jobs/clip_job.h"
 #include "mf/ui/jobs_panel.h"
 #include "gui_test_util.h"
@@ -119,7 +120,14 @@ struct Studio {
       app().processEvents(QEventLoop::AllEvents, 50);
       const QString st = window.jobs_panel()->state_of(id);
       if (st == "finished" || st == "failed" || st == "cancelled") {
-        for (int i = 0; i < 20; ++i) app().processEvents(QEventLoop::AllEvents, 10);  // the take lands
+        // The state change arrives before the finished event that lands the take: wait for that too.
+        const auto* src = window.session()->document().find_clip(clip_id);
+        QElapsedTimer t2;
+        t2.start();
+        while (st == "finished" && src && src->take_group.empty() && t2.elapsed() < 20000) {
+          app().processEvents(QEventLoop::AllEvents, 20);
+          src = window.session()->document().find_clip(clip_id);
+        }
         return st;
       }
     }
@@ -210,4 +218,25 @@ TEST(StudioJobs, MaskOfAnotherSizeIsRefused) {
   EXPECT_TRUE(st.window.queue_clip_job(r, true).isEmpty());
   EXPECT_NE(st.window.last_error().toStdString().find("32x32"), std::string::npos)
       << st.window.last_error().toStdString();
+}
+
+TEST(StudioJobs, OnionSkinShowsTheNeighbouringFrames) {
+  app();
+  Studio st(test_model().string());
+  st.window.set_playhead(5);
+  auto* canvas = st.window.canvas();
+  EXPECT_TRUE(canvas->onion_previous().isNull());
+  canvas->set_onion_skin(true);
+  ASSERT_FALSE(canvas->onion_previous().isNull());
+  ASSERT_FALSE(canvas->onion_next().isNull());
+  // The square is at x = 10 + 4t: frame 4 covers x 26..41, frame 6 covers 34..49 (y 24..39).
+  EXPECT_GT(qGray(canvas->onion_previous().pixel(27, 30)), 200);
+  EXPECT_LT(qGray(canvas->onion_next().pixel(27, 30)), 100);
+  EXPECT_GT(qGray(canvas->onion_next().pixel(48, 30)), 200);
+  // At the clip's first frame there is no previous frame.
+  st.window.set_playhead(0);
+  EXPECT_TRUE(canvas->onion_previous().isNull());
+  EXPECT_FALSE(canvas->onion_next().isNull());
+  canvas->set_onion_skin(false);
+  EXPECT_TRUE(canvas->onion_next().isNull());
 }

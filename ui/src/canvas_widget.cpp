@@ -46,6 +46,11 @@ void CanvasWidget::refresh() { reload(); }
 
 void CanvasWidget::set_brush_size(int px) { brush_size_ = std::clamp(px, 1, 1000); update(); }
 
+void CanvasWidget::set_onion_skin(bool on) {
+  onion_ = on;
+  reload();
+}
+
 void CanvasWidget::reset_view() { zoom_ = 1.0; pan_ = {}; update(); }
 
 namespace {
@@ -62,6 +67,7 @@ void CanvasWidget::reload() {
   source_frame_ = -1;
   frame_ = QImage();
   mask_ = QImage();
+  onion_prev_ = onion_next_ = QImage();
   if (!session_) { update(); return; }
   const proj::Project& doc = session_->document();
   const proj::Clip* clip = nullptr;
@@ -86,6 +92,16 @@ void CanvasWidget::reload() {
         auto req = cache->request(source_frame_);
         mf::media::FramePtr f = req.exact ? req.frame : (req.pending.valid() ? req.pending.get() : req.frame);
         if (f) frame_ = to_qimage(*f);
+        if (onion_) {
+          auto neighbour = [&](int64_t sf) -> QImage {
+            if (sf < clip->source_in || sf >= clip->source_out || sf >= media->frame_count) return {};
+            auto r = cache->request(sf);
+            mf::media::FramePtr nf = r.exact ? r.frame : (r.pending.valid() ? r.pending.get() : r.frame);
+            return nf ? to_qimage(*nf) : QImage();
+          };
+          onion_prev_ = neighbour(source_frame_ - 1);
+          onion_next_ = neighbour(source_frame_ + 1);
+        }
       }
     } catch (const std::exception& e) {
       Q_EMIT status_message(QString("Cannot show %1: %2").arg(QString::fromStdString(path), e.what()));
@@ -139,6 +155,12 @@ void CanvasWidget::paintEvent(QPaintEvent*) {
   const QRectF target(image_to_widget({0, 0}), image_to_widget(QPointF(frame_.width(), frame_.height())));
   p.setRenderHint(QPainter::SmoothPixmapTransform, zoom_ < 2.0);
   p.drawImage(target, frame_);
+  if (onion_) {
+    p.setOpacity(0.3);
+    if (!onion_prev_.isNull()) p.drawImage(target, onion_prev_);
+    if (!onion_next_.isNull()) p.drawImage(target, onion_next_);
+    p.setOpacity(1.0);
+  }
   if (!mask_.isNull()) {
     // Regenerate (black in the mask) = translucent red with a diagonal hatch; keep stays untouched.
     QImage overlay(mask_.size(), QImage::Format_ARGB32_Premultiplied);

@@ -259,6 +259,11 @@ void MainWindow::build_actions() {
   add(tools, "Smaller Brush", QKeySequence("["), [this] { canvas_->set_brush_size(int(canvas_->brush_size() / 1.25)); });
   add(tools, "Larger Brush", QKeySequence("]"), [this] { canvas_->set_brush_size(int(canvas_->brush_size() * 1.25) + 1); });
   add(tools, "Reset Canvas View", QKeySequence("Ctrl+0"), [this] { canvas_->reset_view(); });
+  QAction* onion = add(tools, "&Onion Skin", QKeySequence("Ctrl+Shift+O"), [this](bool on) {
+    canvas_->set_onion_skin(on);
+    statusBar()->showMessage(on ? "Onion skin on: neighbouring frames shown translucently" : "Onion skin off", 3000);
+  });
+  onion->setCheckable(true);
 
   QMenu* gen = menuBar()->addMenu("&Generate");
   add(gen, "&Generate from Selected Clip...", QKeySequence("Ctrl+G"), [this] { open_generate_dialog(); });

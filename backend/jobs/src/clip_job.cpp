@@ -137,8 +137,18 @@ ClipJob export_clip_job(const proj::ProjectSession& session, const ClipJobReques
     if (track) {
       std::map<std::string, media::Image> loaded;
       std::vector<media::Image> masks;
+      media::Image keep_all;
       for (int i = 0; i < n; ++i) {
         const proj::MaskKeyframe* k = covering_keyframe(*track, clip->source_in + i);
+        if (track->interpolation == proj::MaskInterpolation::None && k->frame != clip->source_in + i) {
+          // Interpolation "none": only painted frames have a mask; the others keep everything.
+          if (keep_all.empty()) {
+            keep_all = media::Image::make(width, height, 3);
+            std::fill(keep_all.data.begin(), keep_all.data.end(), uint8_t(255));
+          }
+          masks.push_back(keep_all);
+          continue;
+        }
         auto it = loaded.find(k->path);
         if (it == loaded.end()) {
           const fs::path p = session.to_absolute(k->path);

@@ -74,6 +74,12 @@ class CanvasWidget : public QWidget {
 
   void reset_view();
 
+  // Onion skin: the previous and next source frames of the clip drawn translucently over the frame.
+  void set_onion_skin(bool on);
+  bool onion_skin() const { return onion_; }
+  const QImage& onion_previous() const { return onion_prev_; }
+  const QImage& onion_next() const { return onion_next_; }
+
   // Applies `op` to the mask of the frame shown and commits it like a stroke. False when no clip is shown.
   bool apply_mask_op(MaskOp op, int amount = 8);
 
@@ -101,6 +107,8 @@ class CanvasWidget : public QWidget {
   std::int64_t source_frame_ = -1;
   QImage frame_;
   QImage mask_;
+  bool onion_ = false;
+  QImage onion_prev_, onion_next_;
   MaskTool tool_ = MaskTool::Brush;
   int brush_size_ = 40;
   double zoom_ = 1.0;
