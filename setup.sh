@@ -67,7 +67,10 @@ run_main_job() {
   if [ -f resources/models/manyfold-toy/model_index.json ] && [ -x "$bin/manyfold" ] &&
      "$bin/manyfold" help demo >/dev/null 2>&1; then
     if [ -n "${DISPLAY:-}" ] && [ -x "$bin/manyfold-studio" ]; then
-      exec "$bin/manyfold-studio" projects/demo
+      # The studio works on a copy: projects/demo in the repository stays as committed.
+      local copy=manyfold-demo-output/studio-project
+      if [ ! -d "$copy" ]; then mkdir -p manyfold-demo-output && cp -r projects/demo "$copy"; fi
+      exec "$bin/manyfold-studio" "$copy"
     fi
     exec "$bin/manyfold" demo --project projects/demo
   fi

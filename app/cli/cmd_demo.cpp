@@ -159,11 +159,12 @@ int run_demo(const std::vector<std::string>& argv) {
   mf::check(demo.is_object(), mf::ErrorCode::BadFile, (project / kDemoFile).string() + " is not valid JSON");
 
   // Work on a copy: the demo project (in the repository) stays as it is.
+  // A previous run's copy is kept (renamed with a number), never deleted: it may hold the user's edits.
   const fs::path work = out / "project";
   if (fs::exists(work)) {
-    mf::check(fs::exists(work / kDemoFile), mf::ErrorCode::BadInput,
-              work.string() + " exists and is not a demo copy; choose another --out");
-    fs::remove_all(work);
+    int n = 1;
+    while (fs::exists(out / ("project." + std::to_string(n)))) ++n;
+    fs::rename(work, out / ("project." + std::to_string(n)));
   }
   fs::create_directories(out);
   fs::copy(project, work, fs::copy_options::recursive);
@@ -265,7 +266,8 @@ MF_CLI_COMMAND("make-demo-project", "write the demo project (toy clip, painted m
 MF_CLI_COMMAND("demo", "run the demo project's inpainting job headless and write the clip and a comparison",
                "manyfold demo [--project projects/demo] [--model resources/models/manyfold-toy] [--out DIR]\n"
                "              [--steps N] [--seed S] [--quiet]\n"
-               "  Copies the project to DIR/project (default ./manyfold-demo-output), runs its vinp job through the\n"
+               "  Copies the project to DIR/project (default ./manyfold-demo-output; an earlier copy is kept as\n"
+               "  DIR/project.N), runs its vinp job through the\n"
                "  engine and writes DIR/inpainted.mp4, DIR/comparison.png (input | mask | result, middle frame) and\n"
                "  DIR/demo_summary.json (PSNR inside the regenerated region against the original clip). The result\n"
                "  also lands as a take in DIR/project.",

@@ -72,10 +72,12 @@ TEST(DemoCli, MakeDemoProjectThenRunTheDemoJob) {
   const auto doc = nlohmann::json::parse(slurp(out / "project" / "project.json"));
   EXPECT_NE(doc.dump().find("demo_inpainted.mp4"), std::string::npos);
 
-  // Running it again replaces the previous copy.
+  // Running it again keeps the previous copy (it may hold the user's edits).
   r = run({"demo", "--project", project.string(), "--model", model.string(), "--out", out.string(), "--steps", "1",
            "--quiet"});
   EXPECT_EQ(r.rc, 0) << r.err;
+  EXPECT_TRUE(fs::exists(out / "project.1" / "project.json"));
+  EXPECT_TRUE(fs::exists(out / "project" / "project.json"));
 }
 
 TEST(DemoCli, MissingModelSaysWhatToDo) {

@@ -19,6 +19,7 @@
 #include "mf/project/session.h"
 #include "mf/ui/bridge/engine_bridge.h"
 #include "mf/ui/canvas_widget.h"
+#include "mf/ui/timeline_widget.h"
 #include "mf/jobs/clip_job.h"
 #include "mf/ui/jobs_panel.h"
 #include "gui_test_util.h"
@@ -239,4 +240,24 @@ TEST(StudioJobs, OnionSkinShowsTheNeighbouringFrames) {
   EXPECT_FALSE(canvas->onion_next().isNull());
   canvas->set_onion_skin(false);
   EXPECT_TRUE(canvas->onion_next().isNull());
+}
+
+TEST(StudioJobs, TimelineDrawsClipThumbnailsWithoutBlocking) {
+  app();
+  Studio st(test_model().string());
+  auto* tl = st.window.timeline();
+  tl->resize(900, 200);
+  QElapsedTimer t;
+  t.start();
+  tl->grab();  // the first paint only requests thumbnails
+  int drawn = 0;
+  while (t.elapsed() < 10000 && drawn == 0) {
+    app().processEvents(QEventLoop::AllEvents, 30);
+    tl->grab();
+    drawn = tl->thumbnails_drawn();
+  }
+  EXPECT_GT(drawn, 0) << "no clip thumbnail appeared";
+  // A thumbnail of the clip shows the dark blue background with the square.
+  const QImage shot = tl->grab().toImage();
+  EXPECT_FALSE(shot.isNull());
 }

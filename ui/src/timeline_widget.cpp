@@ -5,7 +5,11 @@
 
 #include <QMouseEvent>
 #include <QPainter>
+#include <QTimer>
 #include <QWheelEvent>
+
+#include "mf/media/frame_cache.h"
+#include "mf/media/reader.h"
 
 #include "mf/project/commands.h"
 #include "mf/project/session.h"
@@ -92,7 +96,54 @@ std::int64_t TimelineWidget::snap(std::int64_t frame, const std::string& ignore_
   return best;
 }
 
+TimelineWidget::~TimelineWidget() = default;
+
+namespace {
+QImage wrap(const mf::media::Image& img) {
+  if (img.empty()) return {};
+  return QImage(img.data.data(), img.width, img.height, static_cast<qsizetype>(img.stride),
+                img.channels == 1 ? QImage::Format_Grayscale8 : QImage::Format_RGB888)
+      .copy();
+}
+}  // namespace
+
+QImage TimelineWidget::thumbnail(const proj::MediaItem& media, std::int64_t source_frame) {
+  const std::string path = session_->to_absolute(media.path).string();
+  try {
+    if (media.kind == proj::MediaKind::Image) {
+      auto it = still_thumbs_.find(path);
+      if (it == still_thumbs_.end()) {
+        const QImage full = wrap(mf::media::read_image(path));
+        it = still_thumbs_.emplace(path, full.isNull() ? QImage() : full.scaledToHeight(kTrackHeight, Qt::SmoothTransformation)).first;
+      }
+      return it->second;
+    }
+    auto& cache = thumb_caches_[path];
+    if (!cache) {
+      mf::media::FrameCacheOptions o;
+      o.thumb_height = kTrackHeight;
+      o.budget_bytes = std::size_t(64) << 20;
+      o.prefetch_ahead = 0;  // thumbnails only: no full frames decoded ahead
+      o.prefetch_behind = 0;
+      cache = std::make_unique<mf::media::FrameCache>(path, o);
+    }
+    auto r = cache->thumbnail(std::clamp<std::int64_t>(source_frame, 0, std::max<std::int64_t>(0, media.frame_count - 1)));
+    if (r.exact && r.frame) return wrap(*r.frame);
+    if (!thumb_timer_) {
+      thumb_timer_ = new QTimer(this);
+      thumb_timer_->setSingleShot(true);
+      thumb_timer_->setInterval(60);
+      connect(thumb_timer_, &QTimer::timeout, this, [this] { update(); });
+    }
+    if (!thumb_timer_->isActive()) thumb_timer_->start();
+    return r.frame ? wrap(*r.frame) : QImage();
+  } catch (const std::exception&) {
+    return {};  // missing or unreadable media: the clip is drawn without thumbnails
+  }
+}
+
 void TimelineWidget::paintEvent(QPaintEvent*) {
+  thumbs_drawn_ = 0;
   QPainter p(this);
   p.fillRect(rect(), QColor(30, 30, 33));
   p.fillRect(QRect(0, 0, width(), kRulerHeight), QColor(44, 44, 48));
@@ -147,6 +198,24 @@ void TimelineWidget::paintEvent(QPaintEvent*) {
       p.setBrush(sel ? base.lighter(135) : base);
       p.setPen(QPen(sel ? QColor(255, 210, 90) : base.darker(150), sel ? 2 : 1));
       p.drawRoundedRect(r, 3, 3);
+      // Thumbnails along the clip (one per tile, the source frame under the tile's left edge).
+      if (const proj::MediaItem* media = doc.find_media(clip.media_id)) {
+        const double th = r.height() - 2;
+        const double aspect = media->size.height > 0 ? double(media->size.width) / media->size.height : 16.0 / 9.0;
+        const double tw = std::max(8.0, th * aspect);
+        p.save();
+        p.setClipRect(r.adjusted(1, 1, -1, -1), Qt::IntersectClip);
+        for (double tx = std::max(r.left(), double(kHeaderWidth)); tx < std::min(r.right(), double(width())); tx += tw) {
+          const std::int64_t tf = clip.source_frame_at(x_to_frame(tx));
+          const QImage t = thumbnail(*media, tf);
+          if (t.isNull()) continue;
+          p.drawImage(QRectF(tx, r.top() + 1, tw, th), t);
+          ++thumbs_drawn_;
+        }
+        p.restore();
+        p.fillRect(QRectF(r.left(), r.top(), r.width(), 15), QColor(0, 0, 0, 110));
+        p.fillRect(QRectF(r.left(), r.bottom() - 15, r.width(), 15), QColor(0, 0, 0, 110));
+      }
       p.setPen(Qt::white);
       p.drawText(r.adjusted(5, 2, -3, -2), Qt::AlignTop | Qt::AlignLeft,
                  QString::fromStdString(clip.name.empty() ? clip.id : clip.name));

@@ -7,13 +7,22 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <optional>
 #include <string>
 
+#include <QImage>
 #include <QWidget>
+
+class QTimer;
 
 namespace mf::project {
 class ProjectSession;
+struct MediaItem;
+}
+namespace mf::media {
+class FrameCache;
 }
 
 namespace mf::ui {
@@ -28,6 +37,8 @@ class TimelineWidget : public QWidget {
   std::int64_t playhead() const { return playhead_; }
   const std::string& selected_clip() const { return selected_; }
   void select_clip(const std::string& id);
+  // Clip thumbnails drawn by the last paint (for tests); decoding happens on the frame caches' workers.
+  int thumbnails_drawn() const { return thumbs_drawn_; }
   void refresh();
 
   double pixels_per_frame() const { return ppf_; }
@@ -59,6 +70,9 @@ class TimelineWidget : public QWidget {
   std::optional<std::size_t> track_at_y(int y) const;
   std::int64_t snap(std::int64_t frame, const std::string& ignore_clip) const;
   QString timecode(std::int64_t frame) const;
+  // A thumbnail of `source_frame` of the media, or null while it is decoded (a repaint is then scheduled).
+  QImage thumbnail(const mf::project::MediaItem& media, std::int64_t source_frame);
+  ~TimelineWidget() override;
 
   mf::project::ProjectSession* session_ = nullptr;
   std::int64_t playhead_ = 0;
@@ -69,6 +83,11 @@ class TimelineWidget : public QWidget {
   enum class Drag { None, Seek, Move, TrimStart, TrimEnd };
   Drag drag_ = Drag::None;
   std::int64_t grab_offset_ = 0;  // playhead frame - clip start at press
+
+  std::map<std::string, std::unique_ptr<mf::media::FrameCache>> thumb_caches_;  // by absolute media path
+  std::map<std::string, QImage> still_thumbs_;
+  QTimer* thumb_timer_ = nullptr;
+  int thumbs_drawn_ = 0;
 };
 
 }  // namespace mf::ui
