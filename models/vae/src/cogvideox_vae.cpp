@@ -139,6 +139,48 @@ LatentDistribution CogVideoXVae::encode(const torch::Tensor& video) const {
   return d;
 }
 
+// ---------------------------------------------------------------------------------------------------------------
+// Training entry points: one chunk, no caches, autograd on.
+LatentDistribution CogVideoXVae::encode_train(const torch::Tensor& video) {
+  mf::check(video.dim() == 5 && video.size(1) == config().in_channels && video.size(2) >= 1, mf::ErrorCode::BadInput,
+            "VAE encode_train expects a video [B, " + std::to_string(config().in_channels) + ", T, H, W], got " +
+                shape_str(video));
+  const int64_t scr = config().spatial_compression_ratio();
+  mf::check(video.size(3) % scr == 0 && video.size(4) % scr == 0, mf::ErrorCode::BadInput,
+            "VAE encode_train needs frame sizes that are multiples of " + std::to_string(scr) + ", got " +
+                shape_str(video));
+  RunContext ctx;  // no cache: every causal conv pads with copies of the first frame, as a first chunk does
+  ctx.conv_chunk_bytes = run_.conv_chunk_bytes;
+  auto h = model_->encoder->forward(video.to(device_, dtype_), ctx);
+  if (model_->quant_conv) {
+    mf::check(h.size(1) == model_->quant_conv->options.in_channels(), mf::ErrorCode::Unsupported,
+              "this VAE config's quant_conv does not match the encoder's channels");
+    h = model_->quant_conv->forward(h);
+  }
+  const int64_t c = h.size(1) / 2;
+  LatentDistribution d;
+  d.mean = h.narrow(1, 0, c);
+  d.logvar = torch::clamp(h.narrow(1, c, c), -30.0, 20.0);
+  return d;
+}
+
+torch::Tensor CogVideoXVae::decode_train(const torch::Tensor& z) {
+  mf::check(z.dim() == 5 && z.size(1) == config().latent_channels && z.size(2) >= 1, mf::ErrorCode::BadInput,
+            "VAE decode_train expects latents [B, " + std::to_string(config().latent_channels) + ", t, h, w], got " +
+                shape_str(z));
+  RunContext ctx;
+  ctx.conv_chunk_bytes = run_.conv_chunk_bytes;
+  return decode_chunk(z.to(device_, dtype_), ctx);
+}
+
+CogVideoXVae::TrainOutput CogVideoXVae::forward_train(const torch::Tensor& video, torch::Generator generator) {
+  TrainOutput out;
+  out.posterior = encode_train(video);
+  out.latents = generator.defined() ? out.posterior.sample(generator) : out.posterior.mean;
+  out.reconstruction = decode_train(out.latents);
+  return out;
+}
+
 torch::Tensor CogVideoXVae::encode_stream(const torch::Tensor& x) const {
   ConvCache cache;
   RunContext ctx;

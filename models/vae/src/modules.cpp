@@ -49,6 +49,16 @@ torch::Tensor conv2d_per_frame(torch::nn::Conv2d conv, const torch::Tensor& x, i
   return out;
 }
 
+// True when autograd records ops on `t` (training through CogVideoXVae::*_train). In-place activations and
+// products are then done out of place: the same values, and backward needs no saved copies of overwritten inputs.
+// Inference (no grad) keeps the in-place ops.
+bool recording(const torch::Tensor& t) { return torch::GradMode::is_enabled() && t.requires_grad(); }
+
+void silu_in_place(torch::Tensor& h) {
+  if (recording(h)) h = torch::silu(h);
+  else torch::silu_(h);
+}
+
 torch::Tensor nearest_resize(const torch::Tensor& x, std::vector<int64_t> size) {
   return F::interpolate(x, F::InterpolateFuncOptions().size(size).mode(torch::kNearest));
 }
@@ -85,6 +95,12 @@ torch::Tensor CausalConv3dImpl::forward(const torch::Tensor& x, RunContext& ctx)
     return out;
   }
   torch::Tensor prev = ctx.cache ? ctx.cache->get(this) : torch::Tensor();
+  if (!prev.defined() && !ctx.cache && recording(x) &&
+      frames_per_slice(frame_bytes(x), halo, ctx.conv_chunk_bytes, T) >= T) {
+    // Training (one chunk, no cache): the same first-frame replication as one replicate pad, whose backward is a
+    // single kernel (narrow + expand + cat would allocate and fill a zero gradient of the whole input per conv).
+    return conv->forward(F::pad(x, F::PadFuncOptions({0, 0, 0, 0, halo, 0}).mode(torch::kReplicate)));
+  }
   if (!prev.defined()) {
     // no previous chunk: replicate the first frame k-1 times
     prev = x.narrow(2, 0, 1).expand({x.size(0), x.size(1), halo, x.size(3), x.size(4)});
@@ -145,7 +161,8 @@ torch::Tensor SpatialNorm3DImpl::forward(const torch::Tensor& f, const torch::Te
   auto out = norm_layer->forward(f);
   {
     auto y = conv_y->forward(z, ctx);
-    out.mul_(y);
+    if (recording(out) || recording(y)) out = out * y;
+    else out.mul_(y);
   }
   out.add_(conv_b->forward(z, ctx));
   return out;
@@ -175,15 +192,16 @@ ResnetBlock3DImpl::ResnetBlock3DImpl(int64_t in_channels, int64_t out_channels, 
 
 torch::Tensor ResnetBlock3DImpl::forward(const torch::Tensor& x, const torch::Tensor& zq, RunContext& ctx) {
   torch::Tensor h = sn1 ? sn1->forward(x, zq, ctx) : gn1->forward(x);
-  torch::silu_(h);
+  silu_in_place(h);
   h = conv1->forward(h, ctx);
   h = sn2 ? sn2->forward(h, zq, ctx) : gn2->forward(h);
-  torch::silu_(h);
+  silu_in_place(h);
   h = conv2->forward(h, ctx);  // dropout is 0 (and inference only)
   if (in_channels_ != out_channels_) {
     // 1x1x1 convolution, sliced along time like the causal convs (the same math)
     const int64_t T = x.size(2);
     const int64_t n = frames_per_slice(frame_bytes(x), 0, ctx.conv_chunk_bytes, T);
+    if (n >= T && recording(x)) return h + conv_shortcut->forward(x);  // training: no in-place view update
     for (int64_t t0 = 0; t0 < T; t0 += n) {
       const int64_t m = std::min(n, T - t0);
       h.narrow(2, t0, m).add_(conv_shortcut->forward(x.narrow(2, t0, m)));
@@ -300,7 +318,7 @@ torch::Tensor Encoder3DImpl::forward(const torch::Tensor& x, RunContext& ctx) {
   }
   for (auto& r : mid_) h = r->forward(h, none, ctx);
   h = norm_out->forward(h);
-  torch::silu_(h);
+  silu_in_place(h);
   return conv_out->forward(h, ctx);
 }
 
@@ -353,7 +371,7 @@ torch::Tensor Decoder3DImpl::forward(const torch::Tensor& z, RunContext& ctx) {
   }
   h = norm_out->forward(h, z, ctx);
   ctx.zq_resized.clear();
-  torch::silu_(h);
+  silu_in_place(h);
   return conv_out->forward(h, ctx);
 }
 

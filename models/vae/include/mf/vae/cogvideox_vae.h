@@ -9,8 +9,8 @@
 // kept (optionally in host memory) until every tile is done, because a frame needs all its tiles; the frames are
 // then blended and handed to the sink chunk by chunk, and each chunk's tile pixels are released after use.
 //
-// Threading: one CogVideoXVae is used by one thread at a time (the engine's worker). Inference only: the calls
-// run under InferenceMode.
+// Threading: one CogVideoXVae is used by one thread at a time (the engine's worker). encode()/decode() run without
+// autograd (NoGradGuard); the *_train entry points record it for backend/training.
 #pragma once
 
 #include <torch/torch.h>
@@ -75,6 +75,21 @@ class CogVideoXVae {
   // z: [B, latent, t, h, w], already divided by the MfM latent scale. Returns [B, out, decoded_frames(t), 8h, 8w]
   // when `sink` is empty; with a sink, hands the frames over chunk by chunk and returns an undefined tensor.
   torch::Tensor decode(const torch::Tensor& z, const FrameSink& sink = nullptr) const;
+
+  // Training entry points (the inference paths above are unchanged): encoder and decoder over the whole clip in
+  // ONE temporal chunk with no conv caches and no NoGradGuard/InferenceMode, so autograd records every op, and no
+  // tiling. For clips the inference paths also handle as one untiled chunk (at most 15 frames to encode, at most 3
+  // latent frames to decode: T <= 9 with 4x temporal compression) the values equal encode()/decode(); longer clips
+  // differ (the chunked paths take group-norm statistics per chunk). Shapes as encode()/decode().
+  LatentDistribution encode_train(const torch::Tensor& video);
+  torch::Tensor decode_train(const torch::Tensor& z);
+  struct TrainOutput {
+    torch::Tensor reconstruction;  // [B, out_channels, T, H, W]
+    LatentDistribution posterior;
+    torch::Tensor latents;  // what the decoder got: a posterior sample, or its mean without a generator
+  };
+  // encode_train -> posterior.sample(generator) (mean when `generator` is undefined) -> decode_train.
+  TrainOutput forward_train(const torch::Tensor& video, torch::Generator generator = {});
 
   // Frame-count rules of the chunked decode/encode: decode 1 -> 1, odd t -> 4(t-1)+1, even t -> 4t.
   int64_t decoded_frames(int64_t latent_frames) const;

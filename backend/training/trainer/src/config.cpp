@@ -1,0 +1,337 @@
+// TrainConfig: JSON parsing that collects every problem before failing.
+#include "mf/training/config.h"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <limits>
+#include <set>
+#include <sstream>
+
+#include "mf/core/error.h"
+
+namespace mf::training {
+
+namespace {
+
+using nlohmann::json;
+
+constexpr double kPi = 3.14159265358979323846;
+
+// Reads fields of one JSON object, recording problems instead of throwing.
+class Reader {
+ public:
+  Reader(const json& obj, std::string where, std::vector<std::string>& problems)
+      : obj_(obj), where_(std::move(where)), problems_(problems) {}
+
+  bool has(const std::string& key) {
+    seen_.insert(key);
+    auto it = obj_.find(key);
+    return it != obj_.end() && !it->is_null();
+  }
+  void problem(const std::string& key, const std::string& what) { problems_.push_back(name(key) + " " + what); }
+
+  template <typename T>
+  void integer(const std::string& key, T& out, int64_t lo, int64_t hi, bool required = false) {
+    if (!has(key)) {
+      if (required) problems_.push_back(name(key) + " is required");
+      return;
+    }
+    const json& v = obj_.at(key);
+    if (!v.is_number() || (v.is_number_float() && v.get<double>() != std::floor(v.get<double>()))) {
+      problem(key, "must be an integer, found " + v.dump());
+      return;
+    }
+    const double d = v.get<double>();
+    if (d < static_cast<double>(lo) || d > static_cast<double>(hi)) {
+      problem(key, "must be in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], found " + v.dump());
+      return;
+    }
+    out = static_cast<T>(v.is_number_unsigned() ? static_cast<int64_t>(v.get<uint64_t>()) : v.get<int64_t>());
+  }
+
+  // lo_open / hi_open: the bound itself is excluded.
+  void number(const std::string& key, double& out, double lo, double hi, bool lo_open = false, bool hi_open = false) {
+    if (!has(key)) return;
+    const json& v = obj_.at(key);
+    if (!v.is_number()) {
+      problem(key, "must be a number, found " + v.dump());
+      return;
+    }
+    const double d = v.get<double>();
+    const bool ok = std::isfinite(d) && (lo_open ? d > lo : d >= lo) && (hi_open ? d < hi : d <= hi);
+    if (!ok) {
+      std::ostringstream os;
+      os << "must be in " << (lo_open ? "(" : "[") << lo << ", " << hi << (hi_open ? ")" : "]") << ", found "
+         << v.dump();
+      problem(key, os.str());
+      return;
+    }
+    out = d;
+  }
+
+  void boolean(const std::string& key, bool& out) {
+    if (!has(key)) return;
+    const json& v = obj_.at(key);
+    if (!v.is_boolean()) {
+      problem(key, "must be true or false, found " + v.dump());
+      return;
+    }
+    out = v.get<bool>();
+  }
+
+  void choice(const std::string& key, std::string& out, const std::vector<std::string>& allowed,
+              bool required = false) {
+    if (!has(key)) {
+      if (required) problems_.push_back(name(key) + " is required (one of " + join(allowed) + ")");
+      return;
+    }
+    const json& v = obj_.at(key);
+    if (!v.is_string() || std::find(allowed.begin(), allowed.end(), v.get<std::string>()) == allowed.end()) {
+      problem(key, "must be one of " + join(allowed) + ", found " + v.dump());
+      return;
+    }
+    out = v.get<std::string>();
+  }
+
+  void unknown_keys() {
+    for (auto it = obj_.begin(); it != obj_.end(); ++it)
+      if (!seen_.count(it.key())) {
+        std::vector<std::string> known(seen_.begin(), seen_.end());
+        problems_.push_back("unknown key " + name(it.key()) + " (known: " + join(known, false) + ")");
+      }
+  }
+
+  std::string name(const std::string& key) const { return "'" + (where_.empty() ? key : where_ + "." + key) + "'"; }
+  const json& at(const std::string& key) const { return obj_.at(key); }
+
+  static std::string join(const std::vector<std::string>& v, bool quote = true) {
+    std::string s;
+    for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + (quote ? "\"" + v[i] + "\"" : v[i]);
+    return s;
+  }
+
+ private:
+  const json& obj_;
+  std::string where_;
+  std::vector<std::string>& problems_;
+  std::set<std::string> seen_;
+};
+
+void read_vae(const json& j, VaeStageOptions& o, std::vector<std::string>& problems) {
+  if (!j.is_object()) {
+    problems.push_back("'vae' must be an object, found " + j.dump());
+    return;
+  }
+  Reader r(j, "vae", problems);
+  r.number("kl_weight", o.kl_weight, 0.0, 1.0);
+  std::string recon = o.recon_loss == ReconLoss::L1 ? "l1" : "mse";
+  r.choice("recon_loss", recon, {"l1", "mse"});
+  o.recon_loss = recon == "mse" ? ReconLoss::MSE : ReconLoss::L1;
+  r.boolean("sample_posterior", o.sample_posterior);
+
+  auto& m = o.model;
+  if (r.has("block_out_channels")) {
+    const json& v = r.at("block_out_channels");
+    bool ok = v.is_array() && !v.empty();
+    std::vector<int> ch;
+    if (ok)
+      for (const auto& c : v) {
+        if (!c.is_number_integer() || c.get<int64_t>() < 1 || c.get<int64_t>() > 4096) ok = false;
+        else ch.push_back(c.get<int>());
+      }
+    if (!ok) r.problem("block_out_channels", "must be a list of integers in [1, 4096], found " + v.dump());
+    else if (ch.size() != 4)
+      r.problem("block_out_channels", "must have 4 entries (MfM's VAE has 8x spatial compression), found " + v.dump());
+    else m.block_out_channels = ch;
+  }
+  r.integer("layers_per_block", m.layers_per_block, 1, 16);
+  r.integer("norm_num_groups", m.norm_num_groups, 1, 4096);
+  r.number("norm_eps", m.norm_eps, 0.0, 1.0, /*lo_open=*/true);
+  r.integer("latent_channels", m.latent_channels, 1, 4096);
+  r.integer("temporal_compression_ratio", m.temporal_compression_ratio, 1, 64);
+  r.integer("sample_height", m.sample_height, 8, 1 << 16);
+  r.integer("sample_width", m.sample_width, 8, 1 << 16);
+  r.number("scaling_factor", m.scaling_factor, 0.0, 1e6, /*lo_open=*/true);
+  r.unknown_keys();
+
+  if (m.latent_channels != 16)
+    problems.push_back("'vae.latent_channels' must be 16 (MfM's transformer takes 16 latent channels), found " +
+                       std::to_string(m.latent_channels));
+  if (m.temporal_compression_ratio != 4)
+    problems.push_back("'vae.temporal_compression_ratio' must be 4 (MfM's 4k+1 frame rule), found " +
+                       std::to_string(m.temporal_compression_ratio));
+  for (int ch : m.block_out_channels)
+    if (m.norm_num_groups > 0 && ch % m.norm_num_groups != 0)
+      problems.push_back("'vae.norm_num_groups' " + std::to_string(m.norm_num_groups) +
+                         " does not divide block channel count " + std::to_string(ch));
+}
+
+}  // namespace
+
+mf::vae::VaeConfig VaeStageOptions::toy_model() {
+  mf::vae::VaeConfig c;
+  c.in_channels = 3;
+  c.out_channels = 3;
+  c.block_out_channels = {16, 32, 32, 64};
+  c.latent_channels = 16;
+  c.layers_per_block = 1;
+  c.norm_num_groups = 8;
+  c.norm_eps = 1e-6;
+  c.temporal_compression_ratio = 4;
+  // Tiles (half the sample size) larger than any toy clip, so the studio never tiles the toy VAE.
+  c.sample_height = 480;
+  c.sample_width = 720;
+  c.scaling_factor = 1.15258426;
+  return c;
+}
+
+TrainConfig TrainConfig::from_json(const json& j, const std::string& origin) {
+  std::vector<std::string> problems;
+  TrainConfig c;
+  if (!j.is_object()) {
+    throw mf::Error(mf::ErrorCode::BadInput, origin + ": the training config must be a JSON object");
+  }
+  Reader r(j, "", problems);
+  r.choice("stage", c.stage, {"vae"}, /*required=*/true);
+  r.integer("steps", c.steps, 1, int64_t(1) << 40, /*required=*/true);
+  r.integer("batch", c.batch, 1, 1024);
+  r.number("lr", c.lr, 0.0, 1.0, /*lo_open=*/true);
+  if (r.has("betas")) {
+    const json& v = r.at("betas");
+    if (!v.is_array() || v.size() != 2 || !v[0].is_number() || !v[1].is_number() || v[0].get<double>() < 0 ||
+        v[0].get<double>() >= 1 || v[1].get<double>() < 0 || v[1].get<double>() >= 1)
+      r.problem("betas", "must be two numbers in [0, 1), found " + v.dump());
+    else {
+      c.beta1 = v[0].get<double>();
+      c.beta2 = v[1].get<double>();
+    }
+  }
+  r.number("eps", c.eps, 0.0, 1.0, /*lo_open=*/true);
+  r.number("weight_decay", c.weight_decay, 0.0, 10.0);
+  r.integer("warmup_steps", c.warmup_steps, 0, int64_t(1) << 40);
+  r.choice("lr_schedule", c.lr_schedule, {"constant", "cosine"});
+  r.number("min_lr", c.min_lr, 0.0, 1.0);
+  r.number("grad_clip", c.grad_clip, 0.0, 1e12);
+  r.integer("width", c.width, 8, 8192);
+  r.integer("height", c.height, 8, 8192);
+  r.integer("frames", c.frames, 1, 100000);
+  r.integer("seed", c.seed, 0, (int64_t(1) << 32) - 1);
+  r.integer("train_size", c.train_size, 0, (int64_t(1) << 31));
+  r.integer("val_size", c.val_size, 0, int64_t(1) << 20);
+  r.integer("max_shapes", c.max_shapes, 1, 8);
+  r.integer("checkpoint_every", c.checkpoint_every, 0, int64_t(1) << 40);
+  r.number("checkpoint_minutes", c.checkpoint_minutes, 0.0, 1e6);
+  r.integer("keep_checkpoints", c.keep_checkpoints, 1, 1000);
+  r.integer("log_every", c.log_every, 1, int64_t(1) << 40);
+  r.integer("threads", c.threads, 0, 1024);
+  if (r.has("vae")) read_vae(r.at("vae"), c.vae, problems);
+  r.unknown_keys();
+
+  if (c.frames % 4 != 1)
+    problems.push_back("'frames' must be 4k+1 (1, 5, 9, 13, ...: the VAE compresses time 4x after the first frame), "
+                       "found " + std::to_string(c.frames));
+  else if (c.stage == "vae" && c.frames % 8 != 1)
+    problems.push_back("'frames' must be 8k+1 (1, 9, 17, ...) for the VAE stage: 4k+1 frames encode to k+1 latent "
+                       "frames, and only an odd latent count decodes back to 4k+1 frames (an even count t gives 4t), "
+                       "found " + std::to_string(c.frames));
+  const int scr = c.vae.model.spatial_compression_ratio();
+  if (c.width % scr != 0 || c.height % scr != 0)
+    problems.push_back("'width' and 'height' must be multiples of " + std::to_string(scr) +
+                       " (the VAE's spatial compression), found " + std::to_string(c.width) + "x" +
+                       std::to_string(c.height));
+  if (c.min_lr > c.lr) problems.push_back("'min_lr' must not exceed 'lr'");
+
+  if (!problems.empty()) {
+    std::string msg = origin + ": " + std::to_string(problems.size()) + " problem" + (problems.size() > 1 ? "s" : "") +
+                      " in the training config:";
+    for (const auto& p : problems) msg += "\n  - " + p;
+    throw mf::Error(mf::ErrorCode::BadInput, msg);
+  }
+  return c;
+}
+
+TrainConfig TrainConfig::from_json_text(const std::string& text, const std::string& origin) {
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const std::exception& e) {
+    throw mf::Error(mf::ErrorCode::BadInput, origin + ": the training config is not valid JSON: " + e.what());
+  }
+  return from_json(j, origin);
+}
+
+TrainConfig TrainConfig::from_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw mf::Error(mf::ErrorCode::Io, "cannot read the training config " + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return from_json_text(ss.str(), path);
+}
+
+json TrainConfig::to_json() const {
+  json v;
+  v["kl_weight"] = vae.kl_weight;
+  v["recon_loss"] = vae.recon_loss == ReconLoss::L1 ? "l1" : "mse";
+  v["sample_posterior"] = vae.sample_posterior;
+  v["block_out_channels"] = vae.model.block_out_channels;
+  v["layers_per_block"] = vae.model.layers_per_block;
+  v["norm_num_groups"] = vae.model.norm_num_groups;
+  v["norm_eps"] = vae.model.norm_eps;
+  v["latent_channels"] = vae.model.latent_channels;
+  v["temporal_compression_ratio"] = vae.model.temporal_compression_ratio;
+  v["sample_height"] = vae.model.sample_height;
+  v["sample_width"] = vae.model.sample_width;
+  v["scaling_factor"] = vae.model.scaling_factor;
+  return json{{"stage", stage},
+              {"steps", steps},
+              {"batch", batch},
+              {"lr", lr},
+              {"betas", {beta1, beta2}},
+              {"eps", eps},
+              {"weight_decay", weight_decay},
+              {"warmup_steps", warmup_steps},
+              {"lr_schedule", lr_schedule},
+              {"min_lr", min_lr},
+              {"grad_clip", grad_clip},
+              {"width", width},
+              {"height", height},
+              {"frames", frames},
+              {"seed", seed},
+              {"train_size", train_size},
+              {"val_size", val_size},
+              {"max_shapes", max_shapes},
+              {"checkpoint_every", checkpoint_every},
+              {"checkpoint_minutes", checkpoint_minutes},
+              {"keep_checkpoints", keep_checkpoints},
+              {"log_every", log_every},
+              {"threads", threads},
+              {"vae", v}};
+}
+
+double TrainConfig::lr_at(int64_t step) const {
+  if (warmup_steps > 0 && step < warmup_steps)
+    return lr * static_cast<double>(step + 1) / static_cast<double>(warmup_steps);
+  if (lr_schedule == "cosine") {
+    const int64_t span = std::max<int64_t>(steps - warmup_steps - 1, 1);
+    const double p = std::min(1.0, static_cast<double>(step - warmup_steps) / static_cast<double>(span));
+    return min_lr + (lr - min_lr) * 0.5 * (1.0 + std::cos(kPi * p));
+  }
+  return lr;
+}
+
+std::vector<std::string> resume_conflicts(const TrainConfig& saved, const TrainConfig& now) {
+  static const std::set<std::string> free_keys = {"steps",     "checkpoint_every", "checkpoint_minutes",
+                                                  "log_every", "keep_checkpoints", "threads"};
+  std::vector<std::string> out;
+  const json a = saved.to_json(), b = now.to_json();
+  for (auto it = a.begin(); it != a.end(); ++it) {
+    if (free_keys.count(it.key())) continue;
+    if (!b.contains(it.key()) || b.at(it.key()) != it.value())
+      out.push_back("'" + it.key() + "': the checkpoints were trained with " + it.value().dump() + ", the config says " +
+                    (b.contains(it.key()) ? b.at(it.key()).dump() : std::string("nothing")));
+  }
+  return out;
+}
+
+}  // namespace mf::training

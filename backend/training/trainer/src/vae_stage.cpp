@@ -1,0 +1,180 @@
+// The VAE stage: reconstruction + KL on toy-world clips through the real CogVideoX encoder/decoder.
+#include "mf/training/vae_stage.h"
+
+#include <cmath>
+#include <filesystem>
+
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "mf/core/error.h"
+#include "mf/io/tensor_io.h"
+#include "mf/training/checkpoint.h"
+
+namespace mf::training {
+
+namespace fs = std::filesystem;
+
+DatasetOptions dataset_options(const TrainConfig& cfg) {
+  DatasetOptions d;
+  d.width = cfg.width;
+  d.height = cfg.height;
+  d.frames = cfg.frames;
+  d.seed = cfg.seed;
+  d.validation_size = cfg.val_size;
+  d.train_size = cfg.train_size;
+  d.sampler.max_shapes = cfg.max_shapes;
+  d.sampler.min_shapes = std::min(d.sampler.min_shapes, cfg.max_shapes);
+  return d;
+}
+
+nlohmann::json diffusers_vae_config(const mf::vae::VaeConfig& c) {
+  const size_t n = c.block_out_channels.size();
+  return {{"_class_name", "AutoencoderKLCogVideoX"},
+          {"_diffusers_version", "0.33.1"},
+          {"_manyfold_trained", true},
+          {"in_channels", c.in_channels},
+          {"out_channels", c.out_channels},
+          {"down_block_types", std::vector<std::string>(n, "CogVideoXDownBlock3D")},
+          {"up_block_types", std::vector<std::string>(n, "CogVideoXUpBlock3D")},
+          {"block_out_channels", c.block_out_channels},
+          {"latent_channels", c.latent_channels},
+          {"layers_per_block", c.layers_per_block},
+          {"act_fn", "silu"},
+          {"norm_eps", c.norm_eps},
+          {"norm_num_groups", c.norm_num_groups},
+          {"temporal_compression_ratio", c.temporal_compression_ratio},
+          {"sample_height", c.sample_height},
+          {"sample_width", c.sample_width},
+          {"scaling_factor", c.scaling_factor},
+          {"force_upcast", true},
+          {"use_quant_conv", c.use_quant_conv},
+          {"use_post_quant_conv", c.use_post_quant_conv}};
+}
+
+void write_vae_folder(mf::vae::CogVideoXVae& vae, const std::string& dir_in) {
+  const fs::path dir = fs::path(dir_in).lexically_normal();
+  const fs::path tmp = dir.string() + ".tmp";
+  const fs::path old = dir.string() + ".old.tmp";
+  std::error_code ec;
+  fs::remove_all(tmp, ec);
+  fs::create_directories(tmp, ec);
+  if (ec) throw mf::Error(mf::ErrorCode::Io, "cannot create " + tmp.string() + ": " + ec.message());
+  write_file_atomic((tmp / "config.json").string(), diffusers_vae_config(vae.config()).dump(2) + "\n");
+  mf::io::save_tensors((tmp / "diffusion_pytorch_model.safetensors").string(), module_tensors(*vae.model()),
+                       {{"format", "pt"}});
+  if (fs::exists(dir)) {
+    fs::remove_all(old, ec);
+    fs::rename(dir, old, ec);
+    if (ec) throw mf::Error(mf::ErrorCode::Io, "cannot move " + dir.string() + " aside: " + ec.message());
+  }
+  fs::rename(tmp, dir, ec);
+  if (ec) throw mf::Error(mf::ErrorCode::Io, "cannot rename " + tmp.string() + " to " + dir.string() + ": " + ec.message());
+  fs::remove_all(old, ec);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+VaeStage::VaeStage(const TrainConfig& cfg) : cfg_(cfg), data_(dataset_options(cfg)) {
+  mf::check(cfg.stage == "vae", mf::ErrorCode::BadInput, "VaeStage needs a config with stage \"vae\"");
+  torch::manual_seed(cfg.seed);
+  vae_ = std::make_unique<mf::vae::CogVideoXVae>(cfg.vae.model);
+}
+
+StepResult VaeStage::train_step(TrainState& state) {
+  const auto batch = data_.train_batch(state.draw(), cfg_.batch);
+  torch::Generator noise;
+  if (cfg_.vae.sample_posterior) noise = state.draw_generator();
+  auto out = vae_->forward_train(batch.video, noise);
+  const auto diff = out.reconstruction - batch.video;
+  const auto rec = cfg_.vae.recon_loss == ReconLoss::L1 ? diff.abs().mean() : diff.square().mean();
+  const auto& mean = out.posterior.mean;
+  const auto& logvar = out.posterior.logvar;
+  const auto kl = 0.5 * (mean.square() + logvar.exp() - 1.0 - logvar).mean();
+  StepResult r;
+  r.loss = rec + cfg_.vae.kl_weight * kl;
+  r.metrics["rec"] = rec.item<double>();
+  r.metrics["kl"] = kl.item<double>();
+  r.samples = batch.size();
+  return r;
+}
+
+torch::Tensor VaeStage::reconstruct(const torch::Tensor& video) {
+  torch::NoGradGuard ng;
+  return vae_->decode(vae_->encode(video).mean);
+}
+
+nlohmann::json VaeStage::evaluate() {
+  const int64_t n = data_.size(Split::Validation);
+  if (n == 0) return nlohmann::json::object();
+  torch::NoGradGuard ng;
+  vae_->model()->eval();
+  double l1 = 0, se = 0, se01 = 0, kl = 0, zs = 0, zss = 0;
+  double pixels = 0, latents = 0;
+  for (int64_t i = 0; i < n; i += cfg_.batch) {
+    const int64_t count = std::min<int64_t>(cfg_.batch, n - i);
+    const auto batch = data_.range(Split::Validation, i, count);
+    const auto post = vae_->encode(batch.video);
+    const auto rec = vae_->decode(post.mean);
+    const auto d = rec - batch.video;
+    l1 += d.abs().sum().item<double>();
+    se += d.square().sum().item<double>();
+    const auto r01 = ((rec + 1) * 0.5).clamp(0, 1), x01 = (batch.video + 1) * 0.5;
+    se01 += (r01 - x01).square().sum().item<double>();
+    pixels += static_cast<double>(d.numel());
+    kl += (0.5 * (post.mean.square() + post.logvar.exp() - 1.0 - post.logvar)).sum().item<double>();
+    zs += post.mean.sum().item<double>();
+    zss += post.mean.square().sum().item<double>();
+    latents += static_cast<double>(post.mean.numel());
+  }
+  const double mse01 = se01 / pixels;
+  const double zmean = zs / latents;
+  return {{"clips", n},
+          {"rec_l1", l1 / pixels},
+          {"mse", se / pixels},
+          {"psnr", mse01 > 0 ? 10.0 * std::log10(1.0 / mse01) : 99.0},
+          {"kl", kl / latents},
+          {"latent_mean", zmean},
+          {"latent_std", std::sqrt(std::max(0.0, zss / latents - zmean * zmean))}};
+}
+
+std::string VaeStage::export_model(const std::string& out_dir) {
+  const std::string dir = (fs::path(out_dir) / "vae").string();
+  write_vae_folder(*vae_, dir);
+  return dir;
+}
+
+std::vector<std::string> VaeStage::write_reconstruction_pngs(const std::string& out_dir, int64_t index,
+                                                             const std::vector<int>& frame_list) {
+  const Split split = data_.size(Split::Validation) > index ? Split::Validation : Split::Train;
+  const auto batch = data_.range(split, index, 1);
+  const auto rec = reconstruct(batch.video);
+  auto to_u8 = [](const torch::Tensor& v) {  // [3, T, H, W] in [-1, 1] -> [T, H, W, 3] uint8
+    return ((v + 1) * 127.5).round().clamp(0, 255).to(torch::kUInt8).permute({1, 2, 3, 0}).contiguous();
+  };
+  const auto a = to_u8(batch.video[0]), b = to_u8(rec[0]);
+  const int H = static_cast<int>(a.size(1)), W = static_cast<int>(a.size(2));
+  std::error_code ec;
+  fs::create_directories(out_dir, ec);
+  std::vector<std::string> paths;
+  for (int t : frame_list) {
+    if (t < 0 || t >= a.size(0)) continue;
+    cv::Mat side(H, 2 * W, CV_8UC3);
+    cv::Mat left(H, W, CV_8UC3, a[t].data_ptr<uint8_t>()), right(H, W, CV_8UC3, b[t].data_ptr<uint8_t>());
+    left.copyTo(side(cv::Rect(0, 0, W, H)));
+    right.copyTo(side(cv::Rect(W, 0, W, H)));
+    cv::Mat bgr;
+    cv::cvtColor(side, bgr, cv::COLOR_RGB2BGR);
+    const std::string p =
+        (fs::path(out_dir) / ("recon_" + std::to_string(index) + "_frame_" + std::to_string(t) + ".png")).string();
+    if (!cv::imwrite(p, bgr)) throw mf::Error(mf::ErrorCode::Io, "cannot write " + p);
+    paths.push_back(p);
+  }
+  return paths;
+}
+
+std::unique_ptr<Stage> make_stage(const TrainConfig& cfg) {
+  if (cfg.stage == "vae") return std::make_unique<VaeStage>(cfg);
+  throw mf::Error(mf::ErrorCode::BadInput, "unknown training stage \"" + cfg.stage + "\" (known: vae)");
+}
+
+}  // namespace mf::training
