@@ -111,6 +111,8 @@ nlohmann::json measure(const Args& a) {
 int main(int argc, char** argv) {
   try {
     Args a = parse(argc, argv);
+    // Resolved now: a rebuild during a long run replaces the file and /proc/self/exe then reads "... (deleted)".
+    const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
     if (a.mode != "all") {
       std::cout << measure(a).dump() << std::endl;
       return 0;
@@ -123,7 +125,7 @@ int main(int argc, char** argv) {
     if (!a.note.empty()) result["note"] = a.note;
     for (const char* mode : {"untiled", "tiled"}) {
       std::ostringstream cmd;
-      cmd << std::filesystem::read_symlink("/proc/self/exe").string() << " --mode " << mode << " --latent-frames " << a.t << " --latent-height " << a.h
+      cmd << "'" << self << "' --mode " << mode << " --latent-frames " << a.t << " --latent-height " << a.h
           << " --latent-width " << a.w;
       std::FILE* p = popen(cmd.str().c_str(), "r");
       if (!p) throw std::runtime_error("cannot start " + cmd.str());
