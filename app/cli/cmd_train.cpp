@@ -79,12 +79,15 @@ int run_train(const std::vector<std::string>& argv) {
 
 }  // namespace
 
-MF_CLI_COMMAND("train", "train a component of the built-in toy model on the toy world (VAE stage)",
+MF_CLI_COMMAND("train", "train a component of the built-in toy model on the toy world (stages vae, depth, mfm)",
                "manyfold train --config FILE.json [--out DIR] [--resume]\n"
-               "  Trains the stage the config names (\"vae\": the CogVideoX-architecture VAE) on procedural toy-world\n"
-               "  clips with AdamW. Writes to DIR (default train-<stage>): train_config.json, checkpoints/ (atomic,\n"
-               "  every checkpoint_every steps, every checkpoint_minutes and on Ctrl+C), loss.csv, summary.json and,\n"
-               "  at the end, the component in the diffusers layout (vae/) with reconstruction previews (preview/).\n"
+               "  Trains the stage the config names on procedural toy-world clips with AdamW: \"vae\" the CogVideoX-\n"
+               "  architecture VAE, \"depth\" a small Depth-Anything-V2, \"mfm\" the MfM transformer with a small T5 on a\n"
+               "  frozen VAE (multi-task, official condition construction). Writes to DIR (default train-<stage>):\n"
+               "  train_config.json, checkpoints/ (atomic, every checkpoint_every steps, every checkpoint_minutes and\n"
+               "  on Ctrl+C), loss.csv, summary.json and, at the end, the component in its official layout (vae/,\n"
+               "  depth/, or a whole pipeline/ folder for mfm; vae adds reconstruction previews in preview/).\n"
+               "  The recipe of the built-in model: resources/models/manyfold-toy/recipe (train_toy_model.sh).\n"
                "  --resume continues from the latest checkpoint exactly where the run stopped (same config required,\n"
                "  except steps and the checkpoint/log cadence). Config keys: see backend/training/trainer/include/\n"
                "  mf/training/config.h; e.g. {\"stage\": \"vae\", \"steps\": 400, \"batch\": 2, \"lr\": 5e-4, \"width\": 96,\n"

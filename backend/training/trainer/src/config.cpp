@@ -9,6 +9,8 @@
 #include <sstream>
 
 #include "mf/core/error.h"
+#include "mf/training/depth_stage.h"
+#include "mf/training/mfm_stage.h"
 
 namespace mf::training {
 
@@ -193,7 +195,7 @@ TrainConfig TrainConfig::from_json(const json& j, const std::string& origin) {
     throw mf::Error(mf::ErrorCode::BadInput, origin + ": the training config must be a JSON object");
   }
   Reader r(j, "", problems);
-  r.choice("stage", c.stage, {"vae"}, /*required=*/true);
+  r.choice("stage", c.stage, {"vae", "depth", "mfm"}, /*required=*/true);
   r.integer("steps", c.steps, 1, int64_t(1) << 40, /*required=*/true);
   r.integer("batch", c.batch, 1, 1024);
   r.number("lr", c.lr, 0.0, 1.0, /*lo_open=*/true);
@@ -226,6 +228,17 @@ TrainConfig TrainConfig::from_json(const json& j, const std::string& origin) {
   r.integer("log_every", c.log_every, 1, int64_t(1) << 40);
   r.integer("threads", c.threads, 0, 1024);
   if (r.has("vae")) read_vae(r.at("vae"), c.vae, problems);
+  if (r.has("depth")) {
+    if (c.stage != "depth") problems.push_back("'depth' options are only used by stage \"depth\"");
+    else c.depth = DepthStageOptions::from_json(r.at("depth"), problems).to_json();
+  } else if (c.stage == "depth") {
+    c.depth = DepthStageOptions{}.to_json();
+  }
+  if (c.stage == "mfm") {
+    c.mfm = MfmStageOptions::from_json(r.has("mfm") ? r.at("mfm") : json::object(), c.frames, problems).to_json();
+  } else if (r.has("mfm")) {
+    problems.push_back("'mfm' options are only used by stage \"mfm\"");
+  }
   r.unknown_keys();
 
   if (c.frames % 4 != 1)
@@ -283,7 +296,7 @@ json TrainConfig::to_json() const {
   v["sample_height"] = vae.model.sample_height;
   v["sample_width"] = vae.model.sample_width;
   v["scaling_factor"] = vae.model.scaling_factor;
-  return json{{"stage", stage},
+  json out{{"stage", stage},
               {"steps", steps},
               {"batch", batch},
               {"lr", lr},
@@ -307,6 +320,9 @@ json TrainConfig::to_json() const {
               {"log_every", log_every},
               {"threads", threads},
               {"vae", v}};
+  if (!depth.empty()) out["depth"] = depth;
+  if (!mfm.empty()) out["mfm"] = mfm;
+  return out;
 }
 
 double TrainConfig::lr_at(int64_t step) const {

@@ -172,9 +172,5 @@ std::vector<std::string> VaeStage::write_reconstruction_pngs(const std::string& 
   return paths;
 }
 
-std::unique_ptr<Stage> make_stage(const TrainConfig& cfg) {
-  if (cfg.stage == "vae") return std::make_unique<VaeStage>(cfg);
-  throw mf::Error(mf::ErrorCode::BadInput, "unknown training stage \"" + cfg.stage + "\" (known: vae)");
-}
 
 }  // namespace mf::training

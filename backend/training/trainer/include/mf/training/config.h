@@ -1,7 +1,8 @@
 // The training run's configuration: one JSON file (`manyfold train --config FILE.json`).
 //
 // {
-//   "stage": "vae",                 required; the component to train ("vae" today)
+//   "stage": "vae",                 required; the component to train: "vae", "depth" or "mfm" (see the stage
+//                                   headers vae_stage.h, depth_stage.h, mfm_stage.h)
 //   "steps": 2000,                  required; optimizer steps in total (a resumed run continues up to it)
 //   "batch": 2,                     clips per step
 //   "lr": 5e-4, "betas": [0.9, 0.999], "eps": 1e-8, "weight_decay": 0.01,   AdamW
@@ -27,7 +28,9 @@
 //     ... and overrides of the model's diffusers config.json keys: block_out_channels, layers_per_block,
 //     norm_num_groups, norm_eps, latent_channels, temporal_compression_ratio, sample_height, sample_width,
 //     scaling_factor (MfM needs latent_channels 16, temporal_compression_ratio 4 and 4 blocks)
-//   }
+//   },
+//   "depth": { ... },               the depth stage's options (DepthStageOptions, depth_stage.h)
+//   "mfm": { ... }                  the MfM stage's options (MfmStageOptions, mfm_stage.h)
 // }
 // Unknown keys and bad values are errors; every problem of a file is reported at once.
 //
@@ -80,6 +83,10 @@ struct TrainConfig {
   int64_t log_every = 10;
   int threads = 0;
   VaeStageOptions vae;
+  // The "depth" / "mfm" sections as validated by their stage (DepthStageOptions / MfmStageOptions::to_json();
+  // empty objects for other stages).
+  nlohmann::json depth = nlohmann::json::object();
+  nlohmann::json mfm = nlohmann::json::object();
 
   // Parses and validates; throws mf::Error(BadInput) whose message names `origin` and lists every problem,
   // one per line ("unknown key 'x'", "'frames' must be 4k+1 ...").

@@ -7,4 +7,6 @@
 #include "mf/training/progress.h"
 #include "mf/training/train_state.h"
 #include "mf/training/trainer.h"
+#include "mf/training/depth_stage.h"
+#include "mf/training/mfm_stage.h"
 #include "mf/training/vae_stage.h"

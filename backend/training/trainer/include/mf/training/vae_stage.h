@@ -66,7 +66,7 @@ void write_vae_folder(mf::vae::CogVideoXVae& vae, const std::string& dir);
 // The diffusers config.json of a VaeConfig (AutoencoderKLCogVideoX with its block types and act_fn).
 nlohmann::json diffusers_vae_config(const mf::vae::VaeConfig& cfg);
 
-// Builds the stage a config names (only "vae" today). Throws mf::Error(BadInput) for others.
+// Builds the stage a config names ("vae", "depth", "mfm"; src/stages.cpp). Throws mf::Error(BadInput) for others.
 std::unique_ptr<Stage> make_stage(const TrainConfig& cfg);
 
 }  // namespace mf::training

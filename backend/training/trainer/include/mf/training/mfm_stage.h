@@ -1,0 +1,138 @@
+// Stage "mfm" of the built-in model: the MfM diffusion transformer (mf::mfm::Transformer3DModel, the official
+// architecture) and a small T5 encoder (mf::text::T5Encoder) trained together on toy-world clips, with the VAE of
+// stage "vae" frozen. The exported folder is a complete pipeline in the official layout that Pipeline::load reads.
+//
+// One step (every random choice from the TrainState, so a resumed run repeats the uninterrupted one):
+//   1. a task, drawn with the weights of `tasks` (basic generation tasks 3x by default, as the MfM paper does);
+//      the whole batch shares the task (image tasks are 1-frame clips, video tasks `frames` frames);
+//   2. `batch` training clips; the task's inputs made from each clip as a user would give them (vinp/iinp: a
+//      random rectangle or ellipse hole, held or moving; voutp/ioutp: a random border; vsr/isr: the clip at
+//      1/sr_factor size; vcolor/icolor: the colour clip, which the condition code turns grey; t2v/t2i: nothing);
+//   3. the condition exactly as inference builds it: tasks::build_condition_frames + condition_to_float on the
+//      task's official TaskSpec (tasks::official_defaults with this size), the depth channel from the toy world's
+//      ground truth on FramePlan::depth_frames (dropped with p = depth_dropout, as the unconditional CFG half
+//      sees it), the prompt from tasks::preprocessed_prompts (replaced with p = text_dropout by the task's
+//      negative prompt, the text of the unconditional CFG half);
+//   4. x0 = VAE posterior mean x 0.958917567 (the latent scale the pipeline divides by before decoding);
+//      sigma = shift * u / (1 + (shift - 1) * u) with u = sigmoid(N(logit_mean, logit_std)) (logit-normal,
+//      shifted like the inference schedule); x_t = (1 - sigma) x0 + sigma * eps; the model predicts
+//      v = eps - x0 at timestep sigma * 1000 (what the pipeline's Euler step integrates);
+//   5. loss = mean (v_pred - v)^2.
+//
+// Latent scale: the pipeline's fixed 0.958917567 expects VAE latents of std ~1/0.958917567. The stage measures
+// the frozen VAE's per-channel std on `scale_clips` training clips and folds a per-channel factor into the VAE
+// weights (encoder mean/logvar outputs, every decoder conv that reads the latent); reconstructions are unchanged
+// up to float rounding. The rescaled VAE is the one exported.
+//
+// Output: <out>/pipeline/ with model_index.json (MfMPipeline), transformer/, text_encoder/, tokenizer/ (copied),
+// vae/ (rescaled), scheduler/ (FlowMatchEulerDiscreteScheduler with `shift`), and depth/ (copied) when `depth`
+// names a folder.
+//
+// Not done here (documented in docs/architecture.md): bf16 training, gradient checkpointing, sample renders
+// during training; i2v/itrans/vexd/vtrans need 97 frames (the official pipeline fixes it) and vedit needs edit
+// pairs, so they are only trained when listed and possible (97-frame configs).
+//
+// Threading: one thread.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "mf/mfm/transformer.h"
+#include "mf/tasks/condition.h"
+#include "mf/tasks/task_id.h"
+#include "mf/text/t5_encoder.h"
+#include "mf/text/tokenizer.h"
+#include "mf/training/dataset.h"
+#include "mf/training/trainer.h"
+#include "mf/vae/cogvideox_vae.h"
+
+namespace mf::training {
+
+struct MfmStageOptions {
+  std::string vae;        // trained vae/ folder (required)
+  std::string tokenizer;  // tokenizer folder with spiece.model (required)
+  std::string depth;      // optional depth/ folder copied into the exported pipeline
+  // T5 encoder
+  int64_t text_d_model = 64, text_d_kv = 32, text_d_ff = 128, text_layers = 2, text_heads = 2;
+  // Transformer (hidden = heads x head_dim)
+  int heads = 2, head_dim = 64, layers = 4;
+  // Task -> sampling weight (tasks absent or at 0 are not trained).
+  std::map<std::string, double> tasks = default_tasks();
+  double shift = 3.0;  // written to scheduler_config.json and used for the training sigmas
+  double logit_mean = 0.0, logit_std = 1.0;
+  double text_dropout = 0.1, depth_dropout = 0.1;
+  int sr_factor = 4;       // vsr/isr inputs are the clip at 1/sr_factor size
+  int scale_clips = 16;    // clips used to measure the VAE latent std
+
+  static std::map<std::string, double> default_tasks();
+  // Parses the "mfm" section of a training config; appends one line per problem to `problems`. `frames` is the
+  // config's clip length (97-frame tasks are refused for other lengths).
+  static MfmStageOptions from_json(const nlohmann::json& j, int frames, std::vector<std::string>& problems);
+  nlohmann::json to_json() const;
+  nlohmann::json transformer_config(int64_t text_dim) const;  // transformer/config.json
+  nlohmann::json text_config(int64_t vocab) const;            // text_encoder/config.json
+};
+
+// The inputs of one training example for `task`, made from a clip [T, H, W, 3] uint8 the way a user would
+// give them (see step 2 above). `rng` is a 64-bit seed for the mask/border draw.
+tasks::ConditionInputs make_task_inputs(tasks::TaskId task, const std::vector<tasks::Image8>& frames,
+                                        uint64_t rng, int sr_factor);
+
+class MfmStage : public Stage {
+ public:
+  MfmStage(const TrainConfig& cfg, MfmStageOptions options);
+
+  std::string name() const override { return "mfm"; }
+  torch::nn::Module& module() override { return *root_; }
+  std::vector<std::string> metric_names() const override { return {"sigma"}; }
+  StepResult train_step(TrainState& state) override;
+  // Validation loss per task at fixed sigmas (0.25, 0.5, 0.75) and fixed noise.
+  nlohmann::json evaluate() override;
+  std::string export_model(const std::string& out_dir) override;  // <out_dir>/pipeline
+
+  const std::vector<double>& latent_scale() const { return channel_scale_; }
+  mf::vae::CogVideoXVae& vae() { return *vae_; }
+  mf::mfm::Transformer3DModel& transformer() { return transformer_; }
+  mf::text::T5Encoder& text_encoder() { return t5_; }
+
+  struct Example {
+    torch::Tensor x0;         // [B, 16, t, h, w]
+    torch::Tensor cond;       // [B, 4, T, H, W]
+    torch::Tensor cond_mask;  // [B, 1, T, H, W]
+    torch::Tensor ids;        // [B, 77]
+    torch::Tensor text_mask;  // [B, 77]
+    torch::Tensor motion;     // [B]
+  };
+  // The conditioned example of `task` for clips `indices` of `split` (drop flags per clip).
+  Example make_example(tasks::TaskId task, Split split, const std::vector<int64_t>& indices,
+                       const std::vector<uint64_t>& draws, const std::vector<bool>& drop_text,
+                       const std::vector<bool>& drop_depth);
+  torch::Tensor predict(const Example& e, const torch::Tensor& x_t, const torch::Tensor& sigma);
+
+ private:
+  TrainConfig cfg_;
+  MfmStageOptions opt_;
+  ToyVideoDataset data_;
+  std::unique_ptr<mf::vae::CogVideoXVae> vae_;
+  std::shared_ptr<mf::text::T5Tokenizer> tokenizer_;
+  std::shared_ptr<torch::nn::Module> root_;  // "transformer" + "text_encoder"
+  mf::mfm::Transformer3DModel transformer_{nullptr};
+  mf::text::T5Encoder t5_{nullptr};
+  std::vector<double> channel_scale_;
+  std::vector<tasks::TaskId> task_list_;
+  std::vector<double> task_cdf_;
+};
+
+// Folds per-channel factors k_c into a CogVideoX VAE so that its latents become z'_c = k_c z_c while decode(z')
+// gives what decode(z) gave: encoder mean outputs x k_c, logvar outputs + 2 ln k_c, decoder convs reading the
+// latent (conv_in, spatial-norm conv_y/conv_b) / k_c on their input channels.
+void rescale_vae_latents(mf::vae::CogVideoXVae& vae, const std::vector<double>& k);
+
+}  // namespace mf::training

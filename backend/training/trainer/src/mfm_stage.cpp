@@ -1,0 +1,636 @@
+// The MfM stage: DiT + T5 trained on toy-world clips with the official condition construction (see mfm_stage.h).
+#include "mf/training/mfm_stage.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include <opencv2/imgproc.hpp>
+
+#include "mf/core/error.h"
+#include "mf/io/tensor_io.h"
+#include "mf/tasks/prompt.h"
+#include "mf/tasks/task_spec.h"
+#include "mf/toyworld/rng.h"
+#include "mf/training/checkpoint.h"
+#include "mf/training/vae_stage.h"
+
+namespace mf::training {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using tasks::TaskId;
+
+namespace {
+
+constexpr double kLatentScale = 0.958917567;  // the pipeline divides latents by it before decoding
+
+bool is_image_task(TaskId t) { return tasks::task_facts(t).image_output; }
+
+// Tasks whose official frame count is fixed at 97 (the pipeline's default_num_frames).
+bool needs_97(TaskId t) {
+  return t == TaskId::I2V || t == TaskId::ITrans || t == TaskId::VExd || t == TaskId::VTrans;
+}
+
+cv::Mat mat_of(tasks::Image8& im) {
+  return cv::Mat(im.height, im.width, im.channels == 1 ? CV_8UC1 : CV_8UC3, im.pixels.data());
+}
+
+double unit(mf::toyworld::Rng& rng) { return static_cast<double>(rng.below(1u << 30)) / static_cast<double>(1u << 30); }
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------------------------
+std::map<std::string, double> MfmStageOptions::default_tasks() {
+  // Basic generation 3x (MfM paper); the editing tasks once each. 97-frame tasks and vedit are off by default.
+  return {{"t2v", 3.0},  {"t2i", 3.0},   {"vinp", 1.0},   {"iinp", 1.0}, {"voutp", 1.0},
+          {"ioutp", 1.0}, {"vcolor", 1.0}, {"icolor", 1.0}, {"vsr", 1.0},  {"isr", 1.0}};
+}
+
+MfmStageOptions MfmStageOptions::from_json(const json& j, int frames, std::vector<std::string>& problems) {
+  MfmStageOptions o;
+  if (!j.is_object()) {
+    problems.push_back("'mfm' must be an object, found " + j.dump());
+    return o;
+  }
+  static const std::vector<std::string> known = {
+      "vae",        "tokenizer",  "depth",      "text_d_model", "text_d_kv",    "text_d_ff",    "text_layers",
+      "text_heads", "heads",      "head_dim",   "layers",       "tasks",        "shift",        "logit_mean",
+      "logit_std",  "text_dropout", "depth_dropout", "sr_factor", "scale_clips"};
+  for (auto it = j.begin(); it != j.end(); ++it)
+    if (std::find(known.begin(), known.end(), it.key()) == known.end())
+      problems.push_back("unknown key 'mfm." + it.key() + "'");
+  auto str = [&](const char* k, std::string& v, bool required) {
+    if (!j.contains(k) || j[k].is_null()) {
+      if (required) problems.push_back(std::string("'mfm.") + k + "' is required (a folder path)");
+      return;
+    }
+    if (!j[k].is_string()) problems.push_back(std::string("'mfm.") + k + "' must be a string, found " + j[k].dump());
+    else v = j[k].get<std::string>();
+  };
+  auto integer = [&](const char* k, auto& v, int64_t lo, int64_t hi) {
+    if (!j.contains(k)) return;
+    if (!j[k].is_number_integer() || j[k].get<int64_t>() < lo || j[k].get<int64_t>() > hi)
+      problems.push_back(std::string("'mfm.") + k + "' must be an integer in [" + std::to_string(lo) + ", " +
+                         std::to_string(hi) + "], found " + j[k].dump());
+    else
+      v = static_cast<std::decay_t<decltype(v)>>(j[k].get<int64_t>());
+  };
+  auto number = [&](const char* k, double& v, double lo, double hi) {
+    if (!j.contains(k)) return;
+    if (!j[k].is_number() || !(j[k].get<double>() >= lo && j[k].get<double>() <= hi))
+      problems.push_back(std::string("'mfm.") + k + "' must be a number in [" + std::to_string(lo) + ", " +
+                         std::to_string(hi) + "], found " + j[k].dump());
+    else
+      v = j[k].get<double>();
+  };
+  str("vae", o.vae, true);
+  str("tokenizer", o.tokenizer, true);
+  str("depth", o.depth, false);
+  integer("text_d_model", o.text_d_model, 8, 8192);
+  integer("text_d_kv", o.text_d_kv, 4, 1024);
+  integer("text_d_ff", o.text_d_ff, 8, 65536);
+  integer("text_layers", o.text_layers, 1, 64);
+  integer("text_heads", o.text_heads, 1, 128);
+  integer("heads", o.heads, 1, 128);
+  integer("head_dim", o.head_dim, 8, 1024);
+  integer("layers", o.layers, 1, 128);
+  number("shift", o.shift, 0.05, 100.0);
+  number("logit_mean", o.logit_mean, -10.0, 10.0);
+  number("logit_std", o.logit_std, 0.01, 10.0);
+  number("text_dropout", o.text_dropout, 0.0, 1.0);
+  number("depth_dropout", o.depth_dropout, 0.0, 1.0);
+  integer("sr_factor", o.sr_factor, 1, 16);
+  integer("scale_clips", o.scale_clips, 1, 4096);
+  if (o.head_dim % 4 != 0) problems.push_back("'mfm.head_dim' must be a multiple of 4 (3D RoPE)");
+  if (j.contains("tasks")) {
+    const auto& t = j["tasks"];
+    if (!t.is_object() || t.empty()) {
+      problems.push_back("'mfm.tasks' must be an object of task -> weight, found " + t.dump());
+    } else {
+      o.tasks.clear();
+      for (auto it = t.begin(); it != t.end(); ++it) {
+        const auto id = tasks::parse_task_id(it.key());
+        if (!id) {
+          problems.push_back("'mfm.tasks': unknown task '" + it.key() + "' (known: " + tasks::task_key_list() + ")");
+          continue;
+        }
+        if (!it->is_number() || it->get<double>() < 0) {
+          problems.push_back("'mfm.tasks." + it.key() + "' must be a weight >= 0, found " + it->dump());
+          continue;
+        }
+        if (*id == TaskId::VEdit && it->get<double>() > 0)
+          problems.push_back("'mfm.tasks.vedit': the toy world has no edit pairs, so vedit cannot be trained");
+        if (needs_97(*id) && it->get<double>() > 0 && frames != tasks::kDefaultNumFrames)
+          problems.push_back("'mfm.tasks." + it.key() + "': " + it.key() + " always generates 97 frames (the "
+                             "official pipeline fixes it), so it trains only with \"frames\": 97 (found " +
+                             std::to_string(frames) + ")");
+        o.tasks[it.key()] = it->get<double>();
+      }
+      double total = 0;
+      for (const auto& [k, w] : o.tasks) total += w;
+      if (total <= 0) problems.push_back("'mfm.tasks' needs at least one task with a positive weight");
+    }
+  }
+  return o;
+}
+
+json MfmStageOptions::to_json() const {
+  return {{"vae", vae},
+          {"tokenizer", tokenizer},
+          {"depth", depth},
+          {"text_d_model", text_d_model},
+          {"text_d_kv", text_d_kv},
+          {"text_d_ff", text_d_ff},
+          {"text_layers", text_layers},
+          {"text_heads", text_heads},
+          {"heads", heads},
+          {"head_dim", head_dim},
+          {"layers", layers},
+          {"tasks", tasks},
+          {"shift", shift},
+          {"logit_mean", logit_mean},
+          {"logit_std", logit_std},
+          {"text_dropout", text_dropout},
+          {"depth_dropout", depth_dropout},
+          {"sr_factor", sr_factor},
+          {"scale_clips", scale_clips}};
+}
+
+json MfmStageOptions::transformer_config(int64_t text_dim) const {
+  return {{"_class_name", "Transformer3DModel"},
+          {"_manyfold_trained", true},
+          {"num_attention_heads", heads},
+          {"attention_head_dim", head_dim},
+          {"in_channels", 16},
+          {"out_channels", 16},
+          {"num_layers", layers},
+          {"cross_attention_dim", text_dim},
+          {"patch_size", 2},
+          {"patch_size_t", 1},
+          {"activation_fn", "gelu-approximate"},
+          {"norm_type", "ada_norm_zero"},
+          {"sample_size", 32},
+          {"use_rope", true},
+          {"add_motion_score", true},
+          {"condition_type", "inpaint_mask"},
+          {"use_depth_cond", true},
+          {"sequence_parallel_size", 1}};
+}
+
+json MfmStageOptions::text_config(int64_t vocab) const {
+  return {{"architectures", {"T5EncoderModel"}},
+          {"model_type", "t5"},
+          {"_manyfold_trained", true},
+          {"vocab_size", vocab},
+          {"d_model", text_d_model},
+          {"d_kv", text_d_kv},
+          {"d_ff", text_d_ff},
+          {"num_layers", text_layers},
+          {"num_heads", text_heads},
+          {"relative_attention_num_buckets", 32},
+          {"relative_attention_max_distance", 128},
+          {"layer_norm_epsilon", 1e-6},
+          {"feed_forward_proj", "gated-gelu"},
+          {"is_encoder_decoder", true},
+          {"pad_token_id", 0},
+          {"eos_token_id", 1},
+          {"tie_word_embeddings", false}};
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+tasks::ConditionInputs make_task_inputs(TaskId task, const std::vector<tasks::Image8>& frames, uint64_t seed,
+                                        int sr_factor) {
+  mf::check(!frames.empty(), mf::ErrorCode::BadInput, "make_task_inputs: no frames");
+  mf::toyworld::Rng rng(seed);
+  const int W = frames[0].width, H = frames[0].height, T = static_cast<int>(frames.size());
+  tasks::ConditionInputs in;
+  auto masks = [&](const std::function<void(cv::Mat&, int)>& draw) {
+    for (int t = 0; t < T; ++t) {
+      tasks::Image8 m(W, H, 1, 255);
+      cv::Mat mm = mat_of(m);
+      draw(mm, t);
+      in.mask.push_back(std::move(m));
+    }
+  };
+  switch (task) {
+    case TaskId::T2V:
+    case TaskId::T2I:
+      break;
+    case TaskId::VInp:
+    case TaskId::IInp: {
+      in.clip1 = frames;
+      // A rectangle or an ellipse covering 20-60% of each side; held, or moving linearly (videos, half the time).
+      const bool ellipse = rng.below(2) == 1;
+      const double w = (0.2 + 0.4 * unit(rng)) * W, h = (0.2 + 0.4 * unit(rng)) * H;
+      const double x0 = unit(rng) * (W - w), y0 = unit(rng) * (H - h);
+      const bool moving = task == TaskId::VInp && rng.below(2) == 1;
+      const double x1 = moving ? unit(rng) * (W - w) : x0, y1 = moving ? unit(rng) * (H - h) : y0;
+      masks([&](cv::Mat& m, int t) {
+        const double a = T > 1 ? static_cast<double>(t) / (T - 1) : 0.0;
+        const double x = x0 + a * (x1 - x0), y = y0 + a * (y1 - y0);
+        if (ellipse)
+          cv::ellipse(m, cv::Point2d(x + w / 2, y + h / 2), cv::Size2d(w / 2, h / 2), 0, 0, 360, cv::Scalar(0),
+                      cv::FILLED);
+        else
+          cv::rectangle(m, cv::Rect2d(x, y, w, h), cv::Scalar(0), cv::FILLED);
+      });
+      break;
+    }
+    case TaskId::VOutp:
+    case TaskId::IOutp: {
+      in.clip1 = frames;
+      // Borders to generate: left/right, top/bottom, or all four, each 10-30% of the side.
+      const int mode = static_cast<int>(rng.below(3));
+      auto side = [&](int n) { return static_cast<int>(std::round((0.1 + 0.2 * unit(rng)) * n)); };
+      const int l = mode != 1 ? side(W) : 0, r = mode != 1 ? side(W) : 0;
+      const int tp = mode != 0 ? side(H) : 0, b = mode != 0 ? side(H) : 0;
+      masks([&](cv::Mat& m, int) {
+        if (l) cv::rectangle(m, cv::Rect(0, 0, l, H), cv::Scalar(0), cv::FILLED);
+        if (r) cv::rectangle(m, cv::Rect(W - r, 0, r, H), cv::Scalar(0), cv::FILLED);
+        if (tp) cv::rectangle(m, cv::Rect(0, 0, W, tp), cv::Scalar(0), cv::FILLED);
+        if (b) cv::rectangle(m, cv::Rect(0, H - b, W, b), cv::Scalar(0), cv::FILLED);
+      });
+      break;
+    }
+    case TaskId::VSR:
+    case TaskId::ISR: {
+      mf::check(W % sr_factor == 0 && H % sr_factor == 0, mf::ErrorCode::BadInput,
+                "super-resolution training: the clip size must be a multiple of sr_factor");
+      for (const auto& f : frames) {
+        tasks::Image8 small(W / sr_factor, H / sr_factor, 3);
+        tasks::Image8 src = f;
+        cv::Mat dst = mat_of(small);
+        cv::resize(mat_of(src), dst, dst.size(), 0, 0, cv::INTER_AREA);
+        in.clip1.push_back(std::move(small));
+      }
+      break;
+    }
+    case TaskId::VColor:
+    case TaskId::IColor:
+      in.clip1 = frames;  // the condition code converts it to grey
+      break;
+    case TaskId::I2V:
+      in.clip1 = {frames.front()};
+      break;
+    case TaskId::ITrans:
+      in.clip1 = {frames.front()};
+      in.clip2 = {frames.back()};
+      break;
+    case TaskId::VExd:
+      mf::check(T >= 8, mf::ErrorCode::BadInput, "vexd training needs at least 8 frames");
+      in.clip1.assign(frames.begin(), frames.begin() + 8);
+      break;
+    case TaskId::VTrans:
+      mf::check(T >= 16, mf::ErrorCode::BadInput, "vtrans training needs at least 16 frames");
+      in.clip1.assign(frames.begin(), frames.begin() + 8);
+      in.clip2.assign(frames.end() - 8, frames.end());
+      break;
+    case TaskId::VEdit:
+      throw mf::Error(mf::ErrorCode::BadInput, "vedit cannot be trained on the toy world (no edit pairs)");
+  }
+  return in;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+void rescale_vae_latents(mf::vae::CogVideoXVae& vae, const std::vector<double>& k) {
+  const int64_t C = vae.config().latent_channels;
+  mf::check(static_cast<int64_t>(k.size()) == C, mf::ErrorCode::BadInput, "rescale_vae_latents: wrong factor count");
+  torch::NoGradGuard ng;
+  auto kt = torch::tensor(std::vector<float>(k.begin(), k.end()));
+  int changed = 0;
+  for (auto& p : vae.model()->named_parameters()) {
+    const std::string& n = p.key();
+    auto& v = p.value();
+    if (n == "encoder.conv_out.conv.weight") {
+      v.slice(0, 0, C).mul_(kt.to(v.dtype()).view({C, 1, 1, 1, 1}));
+      ++changed;
+    } else if (n == "encoder.conv_out.conv.bias") {
+      v.slice(0, 0, C).mul_(kt.to(v.dtype()));
+      v.slice(0, C, 2 * C).add_((2.0 * kt.log()).to(v.dtype()));
+      ++changed;
+    } else if (n.rfind("decoder.", 0) == 0 && n.size() > 12 && n.compare(n.size() - 12, 12, ".conv.weight") == 0 &&
+               (n == "decoder.conv_in.conv.weight" || n.find("conv_y") != std::string::npos ||
+                n.find("conv_b") != std::string::npos)) {
+      mf::check(v.size(1) == C, mf::ErrorCode::Internal, n + " does not read the latent");
+      v.div_(kt.to(v.dtype()).view({1, C, 1, 1, 1}));
+      ++changed;
+    }
+  }
+  mf::check(changed >= 3, mf::ErrorCode::Internal, "rescale_vae_latents: the VAE has none of the expected layers");
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+namespace {
+
+// Module holding the trained parts under fixed names (checkpoint tensor names).
+struct RootImpl : torch::nn::Module {};
+
+void init_transformer(mf::mfm::Transformer3DModelImpl& m, uint64_t seed) {
+  torch::NoGradGuard ng;
+  auto gen = at::detail::createCPUGenerator(seed);
+  const auto f32 = torch::TensorOptions().dtype(torch::kFloat);
+  for (auto& kv : m.named_parameters()) {
+    const std::string& n = kv.key();
+    auto& p = kv.value();
+    const bool zero = n.find("norm1.linear.") != std::string::npos || n.rfind("proj_out_2.", 0) == 0 ||
+                      n.rfind("cond_conv.conv_out.", 0) == 0;
+    if (zero || (p.dim() == 1 && n.find("bias") != std::string::npos)) {
+      p.zero_();
+    } else if (p.dim() == 1) {
+      p.fill_(1.0);  // norm weights
+    } else {
+      const double fan_in = static_cast<double>(p.numel() / p.size(0));
+      p.copy_(at::randn(p.sizes(), gen, f32) / std::sqrt(fan_in));
+    }
+  }
+}
+
+// T5's own initialisation (transformers T5PreTrainedModel._init_weights, factor 1).
+void init_t5(mf::text::T5EncoderImpl& m, uint64_t seed) {
+  torch::NoGradGuard ng;
+  auto gen = at::detail::createCPUGenerator(seed);
+  const auto& c = m.config();
+  const auto f32 = torch::TensorOptions().dtype(torch::kFloat);
+  auto normal = [&](torch::Tensor& p, double std) { p.copy_(at::randn(p.sizes(), gen, f32) * std); };
+  const double d = static_cast<double>(c.d_model), kv = static_cast<double>(c.d_kv), h = static_cast<double>(c.num_heads);
+  for (auto& kvp : m.named_parameters()) {
+    const std::string& n = kvp.key();
+    auto& p = kvp.value();
+    auto ends = [&](const char* s) {
+      const std::string e(s);
+      return n.size() >= e.size() && n.compare(n.size() - e.size(), e.size(), e) == 0;
+    };
+    if (n == "encoder.embed_tokens.weight") continue;  // the same tensor as shared.weight
+    if (ends("layer_norm.weight")) p.fill_(1.0);
+    else if (n == "shared.weight") normal(p, 1.0);
+    else if (ends(".q.weight")) normal(p, 1.0 / std::sqrt(d * kv));
+    else if (ends(".k.weight") || ends(".v.weight")) normal(p, 1.0 / std::sqrt(d));
+    else if (ends(".o.weight")) normal(p, 1.0 / std::sqrt(h * kv));
+    else if (ends("relative_attention_bias.weight")) normal(p, 1.0 / std::sqrt(d));
+    else if (ends(".wo.weight")) normal(p, 1.0 / std::sqrt(static_cast<double>(c.d_ff)));
+    else if (n.find(".wi") != std::string::npos) normal(p, 1.0 / std::sqrt(d));
+    else if (p.dim() == 1) p.fill_(1.0);
+    else normal(p, 1.0 / std::sqrt(static_cast<double>(p.numel() / p.size(0))));
+  }
+}
+
+// [3, T, H, W] float in [-1, 1] -> uint8 RGB frames.
+std::vector<tasks::Image8> to_frames(const torch::Tensor& chw) {
+  const auto u8 = ((chw + 1.0) * 127.5).round().clamp(0, 255).to(torch::kUInt8).permute({1, 2, 3, 0}).contiguous();
+  const int T = static_cast<int>(u8.size(0)), H = static_cast<int>(u8.size(1)), W = static_cast<int>(u8.size(2));
+  std::vector<tasks::Image8> out;
+  for (int t = 0; t < T; ++t) {
+    tasks::Image8 im(W, H, 3);
+    std::memcpy(im.pixels.data(), u8[t].data_ptr<uint8_t>(), im.pixels.size());
+    out.push_back(std::move(im));
+  }
+  return out;
+}
+
+void write_json(const fs::path& p, const json& j) {
+  fs::create_directories(p.parent_path());
+  write_file_atomic(p.string(), j.dump(2) + "\n");
+}
+
+void copy_folder(const fs::path& from, const fs::path& to) {
+  std::error_code ec;
+  fs::create_directories(to, ec);
+  fs::copy(from, to, fs::copy_options::recursive | fs::copy_options::overwrite_existing, ec);
+  if (ec) throw mf::Error(mf::ErrorCode::Io, "cannot copy " + from.string() + " to " + to.string() + ": " + ec.message());
+}
+
+}  // namespace
+
+MfmStage::MfmStage(const TrainConfig& cfg, MfmStageOptions options)
+    : cfg_(cfg), opt_(std::move(options)), data_(dataset_options(cfg)) {
+  mf::check(cfg.stage == "mfm", mf::ErrorCode::BadInput, "MfmStage needs a config with stage \"mfm\"");
+  mf::check(fs::exists(fs::path(opt_.vae) / "config.json"), mf::ErrorCode::MissingModel,
+            "the mfm stage trains on a frozen VAE, but " + opt_.vae +
+                " has no config.json: train stage \"vae\" first and point 'mfm.vae' at its vae/ output folder");
+  vae_ = std::make_unique<mf::vae::CogVideoXVae>(mf::vae::CogVideoXVae::load(opt_.vae));
+  vae_->model()->eval();
+  for (auto& p : vae_->model()->parameters()) p.set_requires_grad(false);
+  tokenizer_ = std::make_shared<mf::text::T5Tokenizer>(mf::text::T5Tokenizer::load(opt_.tokenizer));
+  mf::check(cfg.width % 16 == 0 && cfg.height % 16 == 0, mf::ErrorCode::BadInput,
+            "the mfm stage needs width and height multiples of 16 (8x VAE and 2x2 patches)");
+
+  for (const auto& [key, w] : opt_.tasks) {
+    if (w <= 0) continue;
+    task_list_.push_back(*tasks::parse_task_id(key));
+    task_cdf_.push_back((task_cdf_.empty() ? 0.0 : task_cdf_.back()) + w);
+  }
+  mf::check(!task_list_.empty(), mf::ErrorCode::BadInput, "the mfm stage has no task to train");
+
+  // Latent scale: per-channel std of the posterior mean over the first scale_clips training clips.
+  {
+    torch::NoGradGuard ng;
+    std::vector<torch::Tensor> zs;
+    for (int64_t i = 0; i < opt_.scale_clips; ++i)
+      zs.push_back(vae_->encode(data_.range(Split::Train, i, 1).video).mean);
+    const auto z = torch::cat(zs, 2).transpose(0, 1).reshape({vae_->config().latent_channels, -1});
+    const auto sd = z.std(1);
+    for (int64_t c = 0; c < sd.size(0); ++c)
+      channel_scale_.push_back(1.0 / (kLatentScale * std::max(1e-3, sd[c].item<double>())));
+    rescale_vae_latents(*vae_, channel_scale_);
+  }
+
+  torch::manual_seed(cfg.seed);
+  const auto tcfg = mf::text::T5Config::from_json(opt_.text_config(tokenizer_->vocab_size()).dump(), "mfm text config");
+  t5_ = mf::text::T5Encoder(tcfg, torch::kFloat);
+  init_t5(*t5_, cfg.seed * 2 + 1);
+  transformer_ = mf::mfm::Transformer3DModel(
+      mf::mfm::Config::from_json_text(opt_.transformer_config(opt_.text_d_model).dump(), "mfm transformer config"));
+  init_transformer(*transformer_, cfg.seed * 2 + 2);
+  root_ = std::make_shared<RootImpl>();
+  root_->register_module("transformer", transformer_.ptr());
+  root_->register_module("text_encoder", t5_.ptr());
+}
+
+MfmStage::Example MfmStage::make_example(TaskId task, Split split, const std::vector<int64_t>& indices,
+                                         const std::vector<uint64_t>& draws, const std::vector<bool>& drop_text,
+                                         const std::vector<bool>& drop_depth) {
+  torch::NoGradGuard ng;
+  const auto batch = data_.get(split, indices);
+  const bool image = is_image_task(task);
+  const int64_t B = batch.size(), T = image ? 1 : batch.video.size(2), H = cfg_.height, W = cfg_.width;
+  std::vector<torch::Tensor> targets, conds, cmasks, ids, tmasks;
+  auto spec = tasks::official_defaults(task);
+  spec.width = static_cast<int>(W);
+  spec.height = static_cast<int>(H);
+  spec.num_frames = static_cast<int>(T);
+  spec.upscale = opt_.sr_factor;
+  for (int64_t b = 0; b < B; ++b) {
+    // Image tasks use one frame of the clip (chosen by the draw).
+    const int64_t t_img = static_cast<int64_t>(draws[b] % static_cast<uint64_t>(batch.video.size(2)));
+    auto clip = image ? batch.video[b].slice(1, t_img, t_img + 1) : batch.video[b];  // [3, T, H, W]
+    auto depth = image ? batch.depth[b].slice(1, t_img, t_img + 1) : batch.depth[b];  // [1, T, H, W]
+    const auto frames = to_frames(clip);
+    const auto inputs = make_task_inputs(task, frames, mix_seed(draws[b], 0x6d61736bULL), opt_.sr_factor);
+    spec.prompt = batch.captions[b];
+    const auto cf = tasks::build_condition_frames(spec, inputs);
+    mf::check(cf.num_frames() == T && cf.width() == W && cf.height() == H, mf::ErrorCode::Internal,
+              std::string("mfm stage: the condition of ") + tasks::to_string(task) + " has another size than the clip");
+    auto pv = torch::zeros({4, T, H, W}, torch::kFloat);
+    auto m = torch::zeros({1, T, H, W}, torch::kFloat);
+    tasks::condition_to_float(cf, tasks::ConditionPrecision::Float32, pv.data_ptr<float>(), m.data_ptr<float>());
+    if (!drop_depth[b])
+      for (int t : cf.plan.depth_frames) pv[3][t].copy_(depth[0][t]);
+    const auto prompts = tasks::preprocessed_prompts(spec);
+    const auto enc = tokenizer_->encode(drop_text[b] ? prompts.negative : prompts.positive);
+    targets.push_back(clip);
+    conds.push_back(pv);
+    cmasks.push_back(m);
+    ids.push_back(torch::tensor(enc.ids, torch::kLong));
+    tmasks.push_back(torch::tensor(enc.attention_mask, torch::kLong));
+  }
+  Example e;
+  std::vector<torch::Tensor> lat;
+  for (const auto& x : targets) lat.push_back(vae_->encode(x.unsqueeze(0)).mean);  // one clip at a time
+  e.x0 = torch::cat(lat) * kLatentScale;
+  e.cond = torch::stack(conds);
+  e.cond_mask = torch::stack(cmasks);
+  e.ids = torch::stack(ids);
+  e.text_mask = torch::stack(tmasks);
+  e.motion = torch::full({B}, spec.motion_score, torch::kFloat);
+  return e;
+}
+
+torch::Tensor MfmStage::predict(const Example& e, const torch::Tensor& x_t, const torch::Tensor& sigma) {
+  mf::mfm::TransformerInputs in;
+  in.hidden_states = x_t;
+  in.conditional_pixel_values = e.cond;
+  in.conditional_masks = e.cond_mask;
+  in.encoder_hidden_states = t5_->forward(e.ids);  // without the attention mask, as the pipeline runs T5
+  in.encoder_attention_mask = e.text_mask;
+  in.timestep = sigma * 1000.0;
+  in.motion_score = e.motion;
+  return transformer_->forward(in);
+}
+
+StepResult MfmStage::train_step(TrainState& state) {
+  const double u = static_cast<double>(state.draw() >> 11) / static_cast<double>(1ull << 53);
+  const size_t ti = static_cast<size_t>(std::upper_bound(task_cdf_.begin(), task_cdf_.end(), u * task_cdf_.back()) -
+                                        task_cdf_.begin());
+  const TaskId task = task_list_[std::min(ti, task_list_.size() - 1)];
+  const auto indices = data_.train_indices(state.draw(), cfg_.batch);
+  std::vector<uint64_t> draws;
+  std::vector<bool> drop_text, drop_depth;
+  auto coin = [&](double p) { return static_cast<double>(state.draw() >> 11) / static_cast<double>(1ull << 53) < p; };
+  for (size_t b = 0; b < indices.size(); ++b) {
+    draws.push_back(state.draw());
+    drop_text.push_back(coin(opt_.text_dropout));
+    drop_depth.push_back(coin(opt_.depth_dropout));
+  }
+  const auto e = make_example(task, Split::Train, indices, draws, drop_text, drop_depth);
+  auto gen = state.draw_generator();
+  const int64_t B = e.x0.size(0);
+  const auto f32 = torch::TensorOptions().dtype(torch::kFloat);
+  const auto logits = at::randn({B}, gen, f32) * opt_.logit_std + opt_.logit_mean;
+  const auto uu = torch::sigmoid(logits);
+  const auto sigma = opt_.shift * uu / (1 + (opt_.shift - 1) * uu);  // [B]
+  const auto eps = at::randn(e.x0.sizes(), gen, f32);
+  const auto s = sigma.view({B, 1, 1, 1, 1});
+  const auto x_t = (1 - s) * e.x0 + s * eps;
+  const auto v = eps - e.x0;
+  const auto pred = predict(e, x_t, sigma);
+  StepResult r;
+  r.loss = (pred - v).square().mean();
+  r.metrics["sigma"] = sigma.mean().item<double>();
+  r.samples = B;
+  return r;
+}
+
+json MfmStage::evaluate() {
+  torch::NoGradGuard ng;
+  root_->eval();
+  const int64_t n = std::min<int64_t>(data_.size(Split::Validation), 8);
+  json out = json::object();
+  if (n == 0) return out;
+  std::vector<int64_t> idx;
+  for (int64_t i = 0; i < n; ++i) idx.push_back(i);
+  double all = 0;
+  for (size_t k = 0; k < task_list_.size(); ++k) {
+    const TaskId task = task_list_[k];
+    std::vector<uint64_t> draws;
+    for (int64_t i = 0; i < n; ++i) draws.push_back(mix_seed(0xe7a1ULL + k, static_cast<uint64_t>(i)));
+    double loss = 0;
+    for (int64_t i = 0; i < n; i += cfg_.batch) {
+      const int64_t cnt = std::min<int64_t>(cfg_.batch, n - i);
+      std::vector<int64_t> bi(idx.begin() + i, idx.begin() + i + cnt);
+      std::vector<uint64_t> bd(draws.begin() + i, draws.begin() + i + cnt);
+      const auto e = make_example(task, Split::Validation, bi, bd, std::vector<bool>(cnt, false),
+                                  std::vector<bool>(cnt, false));
+      for (double sg : {0.25, 0.5, 0.75}) {
+        auto gen = at::detail::createCPUGenerator(mix_seed(static_cast<uint64_t>(i), static_cast<uint64_t>(sg * 100)));
+        const auto eps = at::randn(e.x0.sizes(), gen, torch::TensorOptions().dtype(torch::kFloat));
+        const auto sigma = torch::full({cnt}, sg, torch::kFloat);
+        const auto x_t = (1 - sg) * e.x0 + sg * eps;
+        loss += (predict(e, x_t, sigma) - (eps - e.x0)).square().mean().item<double>() * static_cast<double>(cnt);
+      }
+    }
+    loss /= static_cast<double>(3 * n);
+    out["val_loss"][tasks::to_string(task)] = loss;
+    all += loss;
+  }
+  out["val_loss_mean"] = all / static_cast<double>(task_list_.size());
+  out["latent_scale"] = channel_scale_;
+  root_->train();
+  return out;
+}
+
+std::string MfmStage::export_model(const std::string& out_dir) {
+  const fs::path dir = fs::path(out_dir) / "pipeline";
+  const fs::path tmp = dir.string() + ".tmp";
+  std::error_code ec;
+  fs::remove_all(tmp, ec);
+  fs::create_directories(tmp, ec);
+  if (ec) throw mf::Error(mf::ErrorCode::Io, "cannot create " + tmp.string() + ": " + ec.message());
+  torch::NoGradGuard ng;
+  write_json(tmp / "model_index.json",
+             {{"_class_name", "MfMPipeline"},
+              {"_diffusers_version", "0.33.1"},
+              {"_manyfold_trained", true},
+              {"_manyfold_note", "Manyfold's built-in toy model: the MfM architecture trained by `manyfold train` "
+                                 "on the procedural toy world (see MODEL_CARD.md)"},
+              {"scheduler", {"diffusers", "FlowMatchEulerDiscreteScheduler"}},
+              {"text_encoder", {"transformers", "T5EncoderModel"}},
+              {"tokenizer", {"transformers", "T5Tokenizer"}},
+              {"transformer", {"mfm", "Transformer3DModel"}},
+              {"vae", {"diffusers", "AutoencoderKLCogVideoX"}}});
+  write_json(tmp / "transformer" / "config.json", opt_.transformer_config(opt_.text_d_model));
+  {
+    std::vector<std::pair<std::string, torch::Tensor>> t;
+    for (const auto& kv : transformer_->named_parameters()) t.push_back({kv.key(), kv.value().detach().contiguous()});
+    mf::io::save_tensors((tmp / "transformer" / "diffusion_pytorch_model.safetensors").string(), t, {{"format", "pt"}});
+  }
+  write_json(tmp / "text_encoder" / "config.json", opt_.text_config(tokenizer_->vocab_size()));
+  {
+    std::vector<std::pair<std::string, torch::Tensor>> t;
+    for (const auto& kv : t5_->named_parameters()) {
+      if (kv.key() == "encoder.embed_tokens.weight") continue;  // tied to shared.weight
+      t.push_back({kv.key(), kv.value().detach().contiguous()});
+    }
+    mf::io::save_tensors((tmp / "text_encoder" / "model.safetensors").string(), t, {{"format", "pt"}});
+  }
+  fs::create_directories(tmp / "tokenizer");
+  for (const char* name : {"spiece.model", "tokenizer_config.json", "special_tokens_map.json"}) {
+    const fs::path src = fs::path(opt_.tokenizer) / name;
+    if (fs::exists(src)) fs::copy_file(src, tmp / "tokenizer" / name, fs::copy_options::overwrite_existing);
+  }
+  write_vae_folder(*vae_, (tmp / "vae").string());
+  write_json(tmp / "scheduler" / "scheduler_config.json",
+             {{"_class_name", "FlowMatchEulerDiscreteScheduler"}, {"num_train_timesteps", 1000}, {"shift", opt_.shift}});
+  if (!opt_.depth.empty()) {
+    mf::check(fs::exists(fs::path(opt_.depth) / "config.json"), mf::ErrorCode::MissingModel,
+              "'mfm.depth' is " + opt_.depth + ", which has no config.json (train stage \"depth\" first)");
+    copy_folder(opt_.depth, tmp / "depth");
+  }
+  if (fs::exists(dir)) fs::remove_all(dir, ec);
+  fs::rename(tmp, dir, ec);
+  if (ec) throw mf::Error(mf::ErrorCode::Io, "cannot rename " + tmp.string() + " to " + dir.string() + ": " + ec.message());
+  return dir.string();
+}
+
+}  // namespace mf::training

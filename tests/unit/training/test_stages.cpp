@@ -1,0 +1,305 @@
+// The depth and MfM stages on tiny configs (32x32 pixels, 5 frames, widths 16-32): task inputs, the VAE latent
+// rescale, training steps, exact resume, and exported folders that the depth estimator and the pipeline load.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "mf/core/error.h"
+#include "mf/depth/depth_estimator.h"
+#include "mf/pipeline/pipeline.h"
+#include "mf/tasks/task_spec.h"
+#include "mf/training/training.h"
+#include "mf/vae/cogvideox_vae.h"
+
+namespace fs = std::filesystem;
+using namespace mf::training;
+using nlohmann::json;
+using mf::tasks::TaskId;
+
+namespace {
+
+class TempDir {
+ public:
+  explicit TempDir(const std::string& name)
+      : path_(fs::temp_directory_path() / ("mf_stages_" + name + "_" + std::to_string(::getpid()))) {
+    fs::remove_all(path_);
+    fs::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  std::string str(const std::string& sub = "") const { return sub.empty() ? path_.string() : (path_ / sub).string(); }
+
+ private:
+  fs::path path_;
+};
+
+TrainerOptions quiet(const std::string& out) {
+  TrainerOptions o;
+  o.out_dir = out;
+  o.progress = Progress::Mode::Off;
+  return o;
+}
+
+std::string tokenizer_dir() { return std::string(MF_SOURCE_DIR) + "/resources/models/manyfold-toy/tokenizer"; }
+
+mf::vae::VaeConfig tiny_vae_config() {
+  auto c = VaeStageOptions::toy_model();
+  c.block_out_channels = {8, 16, 16, 16};
+  c.norm_num_groups = 4;
+  return c;
+}
+
+// A tiny VAE folder with default (random) weights: the frozen VAE of the MfM stage tests.
+std::string write_tiny_vae(const TempDir& dir) {
+  torch::manual_seed(3);
+  mf::vae::CogVideoXVae vae(tiny_vae_config());
+  const std::string out = dir.str("vae");
+  write_vae_folder(vae, out);
+  return out;
+}
+
+json mfm_json(const std::string& vae_dir) {
+  return {{"stage", "mfm"},
+          {"steps", 4},
+          {"batch", 2},
+          {"lr", 1e-3},
+          {"warmup_steps", 1},
+          {"width", 32},
+          {"height", 32},
+          {"frames", 5},
+          {"seed", 5},
+          {"val_size", 2},
+          {"checkpoint_every", 2},
+          {"checkpoint_minutes", 0},
+          {"log_every", 1},
+          {"mfm",
+           {{"vae", vae_dir},
+            {"tokenizer", tokenizer_dir()},
+            {"heads", 1},
+            {"head_dim", 32},
+            {"layers", 1},
+            {"text_d_model", 16},
+            {"text_d_kv", 8},
+            {"text_d_ff", 32},
+            {"text_layers", 1},
+            {"text_heads", 2},
+            {"scale_clips", 2},
+            {"tasks", {{"vinp", 1.0}, {"t2v", 1.0}, {"isr", 1.0}, {"vcolor", 1.0}}}}}};
+}
+
+bool same_tensors(torch::nn::Module& a, torch::nn::Module& b) {
+  auto ta = module_tensors(a), tb = module_tensors(b);
+  if (ta.size() != tb.size()) return false;
+  for (size_t i = 0; i < ta.size(); ++i)
+    if (ta[i].first != tb[i].first || !torch::equal(ta[i].second, tb[i].second)) return false;
+  return true;
+}
+
+std::vector<mf::tasks::Image8> gradient_frames(int W, int H, int T) {
+  std::vector<mf::tasks::Image8> f;
+  for (int t = 0; t < T; ++t) {
+    mf::tasks::Image8 im(W, H, 3);
+    for (int y = 0; y < H; ++y)
+      for (int x = 0; x < W; ++x)
+        for (int c = 0; c < 3; ++c) im.row(y)[x * 3 + c] = static_cast<uint8_t>((x * 4 + y * 2 + t * 10 + c * 50) % 256);
+    f.push_back(std::move(im));
+  }
+  return f;
+}
+
+int count_value(const mf::tasks::Image8& m, uint8_t v) {
+  int n = 0;
+  for (auto p : m.pixels) n += p == v;
+  return n;
+}
+
+struct OneThread {
+  int saved = torch::get_num_threads();
+  OneThread() { torch::set_num_threads(1); }
+  ~OneThread() { torch::set_num_threads(saved); }
+};
+
+}  // namespace
+
+TEST(MfmStage, TaskInputsLookLikeWhatAUserGives) {
+  const auto frames = gradient_frames(32, 32, 5);
+  // inpainting: one mask frame per frame, a hole (0) in a kept (255) frame, nothing else
+  const auto inp = make_task_inputs(TaskId::VInp, frames, 11, 4);
+  ASSERT_EQ(inp.clip1.size(), 5u);
+  ASSERT_EQ(inp.mask.size(), 5u);
+  for (const auto& m : inp.mask) {
+    EXPECT_EQ(m.channels, 1);
+    const int hole = count_value(m, 0), keep = count_value(m, 255);
+    EXPECT_GT(hole, 32 * 32 / 40);  // at least ~20% x 20% of the frame, less anti-aliasing
+    EXPECT_GT(keep, 0);
+    EXPECT_EQ(hole + keep, 32 * 32);
+  }
+  // the same seed gives the same mask, another seed another one (over a few seeds)
+  EXPECT_EQ(make_task_inputs(TaskId::VInp, frames, 11, 4).mask[2].pixels, inp.mask[2].pixels);
+  bool differs = false;
+  for (uint64_t s = 12; s < 16; ++s) differs |= make_task_inputs(TaskId::VInp, frames, s, 4).mask[2].pixels != inp.mask[2].pixels;
+  EXPECT_TRUE(differs);
+  // outpainting: the hole touches the border, the centre is kept
+  const auto outp = make_task_inputs(TaskId::IOutp, {frames[0]}, 3, 4);
+  ASSERT_EQ(outp.mask.size(), 1u);
+  EXPECT_EQ(outp.mask[0].at(16, 16), 255);
+  const auto& m = outp.mask[0];
+  EXPECT_TRUE(m.at(0, 16) == 0 || m.at(16, 0) == 0);
+  // super-resolution: the clip at 1/4 size
+  const auto sr = make_task_inputs(TaskId::VSR, frames, 1, 4);
+  ASSERT_EQ(sr.clip1.size(), 5u);
+  EXPECT_EQ(sr.clip1[0].width, 8);
+  EXPECT_EQ(sr.clip1[0].height, 8);
+  EXPECT_TRUE(sr.mask.empty());
+  // generation has no inputs; vedit has no toy training pairs
+  EXPECT_TRUE(make_task_inputs(TaskId::T2V, frames, 1, 4).clip1.empty());
+  EXPECT_THROW(make_task_inputs(TaskId::VEdit, frames, 1, 4), mf::Error);
+  // the inputs build the official condition at the clip's size
+  auto spec = mf::tasks::official_defaults(TaskId::VInp);
+  spec.width = 32;
+  spec.height = 32;
+  spec.num_frames = 5;
+  const auto cf = mf::tasks::build_condition_frames(spec, inp);
+  EXPECT_EQ(cf.num_frames(), 5);
+  EXPECT_EQ(cf.width(), 32);
+}
+
+TEST(MfmStage, LatentRescaleKeepsTheReconstruction) {
+  torch::manual_seed(1);
+  mf::vae::CogVideoXVae vae(tiny_vae_config());
+  const auto video = torch::rand({1, 3, 5, 32, 32}) * 2 - 1;
+  torch::NoGradGuard ng;
+  const auto before = vae.encode(video);
+  const auto rec_before = vae.decode(before.mean);
+  std::vector<double> k;
+  for (int c = 0; c < 16; ++c) k.push_back(0.5 + 0.1 * c);
+  rescale_vae_latents(vae, k);
+  const auto after = vae.encode(video);
+  const auto kt = torch::tensor(std::vector<float>(k.begin(), k.end())).view({1, 16, 1, 1, 1});
+  EXPECT_LT((after.mean - before.mean * kt).abs().max().item<double>(), 1e-4);
+  EXPECT_LT((after.logvar - (before.logvar + 2 * kt.log())).abs().max().item<double>(), 1e-4);
+  const auto rec_after = vae.decode(after.mean);
+  const double rel = ((rec_after - rec_before).norm() / rec_before.norm()).item<double>();
+  EXPECT_LT(rel, 1e-4);
+}
+
+TEST(MfmStage, ConfigProblemsAreListed) {
+  auto j = mfm_json("/nonexistent/vae");
+  j["mfm"]["tasks"] = {{"i2v", 1.0}, {"vedit", 1.0}, {"nope", 1.0}};
+  j["mfm"]["colour"] = 1;
+  j["mfm"].erase("tokenizer");
+  try {
+    TrainConfig::from_json(j, "cfg.json");
+    ADD_FAILURE() << "no error";
+  } catch (const mf::Error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("'mfm.tokenizer' is required"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("97 frames"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("edit pairs"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("unknown task 'nope'"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("unknown key 'mfm.colour'"), std::string::npos) << msg;
+  }
+  // a missing VAE folder says which stage to train first
+  const auto cfg = TrainConfig::from_json(mfm_json("/nonexistent/vae"), "cfg.json");
+  try {
+    make_stage(cfg);
+    ADD_FAILURE() << "no error";
+  } catch (const mf::Error& e) {
+    EXPECT_EQ(e.code(), mf::ErrorCode::MissingModel);
+    EXPECT_NE(std::string(e.what()).find("train stage \"vae\" first"), std::string::npos) << e.what();
+  }
+  // the config round-trips (train_config.json of a run is read back on resume)
+  const auto again = TrainConfig::from_json(cfg.to_json(), "again");
+  EXPECT_EQ(again.to_json(), cfg.to_json());
+  EXPECT_TRUE(resume_conflicts(cfg, again).empty());
+}
+
+TEST(MfmStage, TrainsResumesExactlyAndExportsAPipelineThatRuns) {
+  OneThread one;
+  TempDir dir("mfm");
+  const auto cfg = TrainConfig::from_json(mfm_json(write_tiny_vae(dir)), "cfg.json");
+  auto straight = make_stage(cfg);
+  {
+    Trainer t(*straight, cfg, quiet(dir.str("a")));
+    EXPECT_EQ(t.run(), 4);
+    for (double l : t.session_losses()) EXPECT_TRUE(std::isfinite(l));
+    const auto& ev = t.summary().at("evaluation");
+    EXPECT_TRUE(ev.at("val_loss").contains("vinp")) << ev.dump();
+    EXPECT_EQ(ev.at("latent_scale").size(), 16u);
+  }
+  {
+    auto s = make_stage(cfg);
+    Trainer t(*s, cfg, quiet(dir.str("b")));
+    EXPECT_EQ(t.run(2), 2);
+  }
+  auto resumed = make_stage(cfg);
+  Trainer t(*resumed, cfg, quiet(dir.str("b")));
+  ASSERT_TRUE(t.resume());
+  EXPECT_EQ(t.run(), 4);
+  EXPECT_TRUE(same_tensors(resumed->module(), straight->module())) << "resumed weights differ from the straight run";
+
+  // The exported folder is a complete pipeline in the official layout.
+  const fs::path p = dir.str("a/pipeline");
+  for (const char* f : {"model_index.json", "transformer/config.json", "transformer/diffusion_pytorch_model.safetensors",
+                        "text_encoder/config.json", "text_encoder/model.safetensors", "tokenizer/spiece.model",
+                        "vae/config.json", "scheduler/scheduler_config.json"})
+    EXPECT_TRUE(fs::exists(p / f)) << f;
+  mf::pipeline::LoadOptions lo;
+  lo.load_depth = false;
+  auto pipe = mf::pipeline::Pipeline::load(p.string(), lo);
+  EXPECT_FALSE(pipe->is_test_fixture());
+  auto spec = mf::tasks::official_defaults(TaskId::VInp);
+  spec.width = 32;
+  spec.height = 32;
+  spec.num_frames = 5;
+  spec.steps = 2;
+  spec.seed = 1;
+  spec.prompt = "a red circle moves left";
+  spec.clips = {"in.mkv"};  // names only: the decoded inputs come through the overrides
+  spec.mask = "mask.mkv";
+  mf::pipeline::PrepareOverrides ov;
+  ov.inputs = make_task_inputs(TaskId::VInp, gradient_frames(32, 32, 5), 4, 4);
+  const auto prep = pipe->prepare(spec, ov);
+  const auto r = pipe->denoise(prep, prep.initial_latents, 0);
+  EXPECT_TRUE(r.finished());
+  const auto video = pipe->decode_video(prep, r.latents);
+  // 5 frames are 2 latent frames, which the CogVideoX decoder returns as 4 x 2 = 8 (MfMPipeline's return value)
+  EXPECT_EQ(video.sizes(), (std::vector<int64_t>{1, 3, 8, 32, 32}));
+  EXPECT_TRUE(torch::isfinite(video).all().item<bool>());
+  // the pipeline's transformer is the trained one
+  auto& stage = dynamic_cast<MfmStage&>(*straight);
+  const auto w = mf::io::WeightSource::open((p / "transformer").string());
+  EXPECT_TRUE(torch::equal(w.read("proj_out_2.weight", torch::kFloat, torch::kCPU),
+                           stage.transformer()->proj_out_2->weight));
+}
+
+TEST(DepthStage, TrainsAndExportsAFolderTheEstimatorLoads) {
+  TempDir dir("depth");
+  const json j = {{"stage", "depth"}, {"steps", 3}, {"batch", 2}, {"lr", 1e-3}, {"width", 32}, {"height", 32},
+                  {"frames", 5}, {"seed", 2}, {"val_size", 2}, {"checkpoint_every", 0}, {"checkpoint_minutes", 0},
+                  {"log_every", 1},
+                  {"depth", {{"hidden_size", 16}, {"num_hidden_layers", 2}, {"num_attention_heads", 2},
+                             {"reassemble_hidden_size", 16}, {"neck_hidden_sizes", {8, 8, 16, 16}},
+                             {"fusion_hidden_size", 8}, {"head_hidden_size", 4}, {"input_size", 28}}}};
+  const auto cfg = TrainConfig::from_json(j, "cfg.json");
+  auto stage = make_stage(cfg);
+  Trainer t(*stage, cfg, quiet(dir.str()));
+  EXPECT_EQ(t.run(), 3);
+  for (double l : t.session_losses()) EXPECT_TRUE(std::isfinite(l));
+  EXPECT_TRUE(t.summary().at("evaluation").contains("relative_error"));
+  auto est = mf::depth::DepthEstimator::load(dir.str("depth"));
+  auto& ds = dynamic_cast<DepthStage&>(*stage);
+  const auto rgb = torch::randint(0, 256, {32, 32, 3}, torch::kUInt8);
+  const auto a = est.predict_depth(rgb), b = ds.predict(rgb);
+  EXPECT_EQ(a.sizes(), (std::vector<int64_t>{32, 32}));
+  EXPECT_LT((a - b).abs().max().item<double>(), 1e-5);
+  // unknown depth options are listed
+  json bad = j;
+  bad["depth"]["hidden"] = 3;
+  EXPECT_THROW(TrainConfig::from_json(bad, "bad.json"), mf::Error);
+}
