@@ -54,7 +54,7 @@ int run_make_demo(const std::vector<std::string>& argv) {
   mf::toyworld::SamplerOptions so;
   so.width = a.get_int("width", 160);
   so.height = a.get_int("height", 96);
-  so.frames = a.get_int("frames", 33);
+  so.frames = a.get_int("frames", 17);
   so.min_shapes = 2;
   so.max_shapes = 2;
   so.p_pan = 0;
@@ -110,7 +110,7 @@ int run_make_demo(const std::vector<std::string>& argv) {
   session->save();
 
   nlohmann::json demo{{"task", "vinp"},       {"clip_id", clip_id}, {"prompt", clip.caption},
-                      {"seed", 42},           {"steps", 0},         {"toy_seed", seed},
+                      {"seed", 42},           {"steps", 20},        {"toy_seed", seed},
                       {"scene", mf::toyworld::scene_to_json(scene)}};
   std::ofstream(dir / kDemoFile) << demo.dump(2) << "\n";
   std::cout << dir.string() << "\n";
@@ -258,9 +258,10 @@ int run_demo(const std::vector<std::string>& argv) {
 }  // namespace
 
 MF_CLI_COMMAND("make-demo-project", "write the demo project (toy clip, painted mask, demo job) into a folder",
-               "manyfold make-demo-project DIR [--seed N] [--frames 33] [--width 160] [--height 96]\n"
+               "manyfold make-demo-project DIR [--seed N] [--frames 17] [--width 160] [--height 96]\n"
                "  A toy-world clip of two shapes with its caption as the prompt, a mask held over its middle and\n"
-               "  demo.json naming the vinp job `manyfold demo` runs.",
+               "  demo.json naming the vinp job `manyfold demo` runs (20 steps). The defaults match the size the built-in\n"
+               "  model was trained at (160x96, 17 frames).",
                run_make_demo);
 
 MF_CLI_COMMAND("demo", "run the demo project's inpainting job headless and write the clip and a comparison",

@@ -487,7 +487,23 @@ MfmStage::Example MfmStage::make_example(TaskId task, Split split, const std::ve
   }
   Example e;
   std::vector<torch::Tensor> lat;
-  for (const auto& x : targets) lat.push_back(vae_->encode(x.unsqueeze(0)).mean);  // one clip at a time
+  for (int64_t b = 0; b < B; ++b) {
+    // One clip at a time (the same numbers whatever the batch); cached for a fixed training set and the
+    // validation split, whose clips repeat (an unbounded training stream never repeats a clip).
+    const int64_t t_img = image ? static_cast<int64_t>(draws[b] % static_cast<uint64_t>(batch.video.size(2))) : -1;
+    const bool cacheable = split == Split::Validation || cfg_.train_size > 0;
+    const uint64_t key = mix_seed(batch.scene_seeds[b], static_cast<uint64_t>(t_img + 1));
+    if (cacheable) {
+      auto it = latent_cache_.find(key);
+      if (it != latent_cache_.end()) {
+        lat.push_back(it->second);
+        continue;
+      }
+    }
+    auto z = vae_->encode(targets[b].unsqueeze(0)).mean;
+    if (cacheable) latent_cache_.emplace(key, z);
+    lat.push_back(z);
+  }
   e.x0 = torch::cat(lat) * kLatentScale;
   e.cond = torch::stack(conds);
   e.cond_mask = torch::stack(cmasks);

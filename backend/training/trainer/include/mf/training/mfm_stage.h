@@ -40,6 +40,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -128,6 +129,7 @@ class MfmStage : public Stage {
   std::vector<double> channel_scale_;
   std::vector<tasks::TaskId> task_list_;
   std::vector<double> task_cdf_;
+  std::unordered_map<uint64_t, torch::Tensor> latent_cache_;  // (scene seed, frame) -> VAE posterior mean
 };
 
 // Folds per-channel factors k_c into a CogVideoX VAE so that its latents become z'_c = k_c z_c while decode(z')

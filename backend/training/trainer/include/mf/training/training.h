@@ -5,6 +5,7 @@
 #include "mf/training/config.h"
 #include "mf/training/dataset.h"
 #include "mf/training/progress.h"
+#include "mf/training/toy_eval.h"
 #include "mf/training/train_state.h"
 #include "mf/training/trainer.h"
 #include "mf/training/depth_stage.h"
