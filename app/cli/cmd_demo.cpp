@@ -52,8 +52,8 @@ int run_make_demo(const std::vector<std::string>& argv) {
   mf::check(!fs::exists(dir / "project.json"), mf::ErrorCode::BadInput,
             dir.string() + " already holds a project; remove it or choose another folder");
   mf::toyworld::SamplerOptions so;
-  so.width = a.get_int("width", 160);
-  so.height = a.get_int("height", 96);
+  so.width = a.get_int("width", 96);
+  so.height = a.get_int("height", 64);
   so.frames = a.get_int("frames", 17);
   so.min_shapes = 2;
   so.max_shapes = 2;
@@ -139,7 +139,7 @@ mf::media::Image side_by_side(const mf::media::Image& in, const mf::media::Image
 
 int run_demo(const std::vector<std::string>& argv) {
   mf::cli::Args a(argv, {"quiet"});
-  const auto unknown = a.unknown({"project", "model", "out", "steps", "seed", "quiet"});
+  const auto unknown = a.unknown({"project", "model", "out", "steps", "seed", "guidance", "quiet"});
   if (!unknown.empty()) return mf::cli::usage_error("demo", "unknown option " + unknown[0]);
   const auto t0 = std::chrono::steady_clock::now();
   const fs::path project = a.get_or("project", default_project().string());
@@ -178,6 +178,8 @@ int run_demo(const std::vector<std::string>& argv) {
   rq.model = model.string();
   rq.steps = a.get_int("steps", demo.value("steps", 0));
   rq.seed = static_cast<uint64_t>(a.get_int("seed", demo.value("seed", 42)));
+  if (a.has("guidance")) rq.guidance = a.get_double("guidance", 6.0);
+  else if (demo.contains("guidance") && demo["guidance"].is_number()) rq.guidance = demo["guidance"].get<double>();
   const auto job = mf::jobs::export_clip_job(*session, rq);
   progress.line("demo: " + std::string(mf::tasks::to_string(rq.task)) + " on '" + rq.prompt + "' with " + model.string());
   {
@@ -258,15 +260,15 @@ int run_demo(const std::vector<std::string>& argv) {
 }  // namespace
 
 MF_CLI_COMMAND("make-demo-project", "write the demo project (toy clip, painted mask, demo job) into a folder",
-               "manyfold make-demo-project DIR [--seed N] [--frames 17] [--width 160] [--height 96]\n"
+               "manyfold make-demo-project DIR [--seed N] [--frames 17] [--width 96] [--height 64]\n"
                "  A toy-world clip of two shapes with its caption as the prompt, a mask held over its middle and\n"
                "  demo.json naming the vinp job `manyfold demo` runs (20 steps). The defaults match the size the built-in\n"
-               "  model was trained at (160x96, 17 frames).",
+               "  model was trained at (96x64, 17 frames).",
                run_make_demo);
 
 MF_CLI_COMMAND("demo", "run the demo project's inpainting job headless and write the clip and a comparison",
                "manyfold demo [--project projects/demo] [--model resources/models/manyfold-toy] [--out DIR]\n"
-               "              [--steps N] [--seed S] [--quiet]\n"
+               "              [--steps N] [--seed S] [--guidance G] [--quiet]\n"
                "  Copies the project to DIR/project (default ./manyfold-demo-output; an earlier copy is kept as\n"
                "  DIR/project.N), runs its vinp job through the\n"
                "  engine and writes DIR/inpainted.mp4, DIR/comparison.png (input | mask | result, middle frame) and\n"

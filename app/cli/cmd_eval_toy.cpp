@@ -73,7 +73,7 @@ int run_eval_toy(const std::vector<std::string>& argv) {
 
 MF_CLI_COMMAND("eval-toy", "measure a model on held-out toy-world clips against simple per-task baselines",
                "manyfold eval-toy --model DIR [--clips 8] [--steps 20] [--guidance G] [--tasks vinp,t2v,...]\n"
-               "                  [--width 160 --height 96 --frames 17] [--dataset-seed 1] [--out report.json]\n"
+               "                  [--width 96 --height 64 --frames 17] [--dataset-seed 1] [--out report.json]\n"
                "                  [--markdown table.md] [--threads N]\n"
                "  Runs each task (default vinp iinp voutp ioutp vcolor icolor vsr isr t2v) through the pipeline on\n"
                "  held-out clips (the validation split of the toy dataset of --dataset-seed, which training never\n"

@@ -59,14 +59,15 @@ TEST(DemoCli, MakeDemoProjectThenRunTheDemoJob) {
   EXPECT_FALSE(fs::exists(project / "jobs" / "inputs")) << "inputs go to the copy, not the original";
 
   const auto info = mf::media::probe(out / "inpainted.mp4");
-  EXPECT_EQ(info.frame_count, 33);
-  EXPECT_EQ(info.width, 160);
-  EXPECT_EQ(info.height, 96);
+  // make-demo-project's defaults: the toy model's training size, 17 frames of 96x64
+  EXPECT_EQ(info.frame_count, 17);
+  EXPECT_EQ(info.width, 96);
+  EXPECT_EQ(info.height, 64);
   const auto cmp = mf::media::read_image(out / "comparison.png");
-  EXPECT_EQ(cmp.width, 3 * 160 + 8);
-  EXPECT_EQ(cmp.height, 96);
+  EXPECT_EQ(cmp.width, 3 * 96 + 8);
+  EXPECT_EQ(cmp.height, 64);
   const auto summary = nlohmann::json::parse(slurp(out / "demo_summary.json"));
-  EXPECT_EQ(summary.at("frames").get<int>(), 33);
+  EXPECT_EQ(summary.at("frames").get<int>(), 17);
   EXPECT_TRUE(summary.contains("psnr_regenerated_region_db"));
   // The take in the copied project.
   const auto doc = nlohmann::json::parse(slurp(out / "project" / "project.json"));

@@ -121,6 +121,7 @@ ClipJob export_clip_job(const proj::ProjectSession& session, const ClipJobReques
   spec.crop = mf::tasks::CropMode::KeepRes;
   spec.fps = {eo.fps.num, eo.fps.den};
   if (request.steps > 0) spec.steps = request.steps;
+  if (request.guidance) spec.guidance_scale = *request.guidance;
   spec.seed = request.seed;
 
   // Masks: the clip's first mask track that has painted keyframes, resolved per frame.

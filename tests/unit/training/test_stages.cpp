@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "mf/core/error.h"
 #include "mf/depth/depth_estimator.h"
@@ -226,6 +227,15 @@ TEST(MfmStage, TrainsResumesExactlyAndExportsAPipelineThatRuns) {
   auto straight = make_stage(cfg);
   {
     Trainer t(*straight, cfg, quiet(dir.str("a")));
+    // T5's shared.weight is also encoder.embed_tokens.weight: the optimizer holds it once
+    std::set<const void*> impls;
+    size_t n = 0;
+    for (const auto& g : t.optimizer().param_groups())
+      for (const auto& p : g.params()) {
+        impls.insert(p.unsafeGetTensorImpl());
+        ++n;
+      }
+    EXPECT_EQ(impls.size(), n);
     EXPECT_EQ(t.run(), 4);
     for (double l : t.session_losses()) EXPECT_TRUE(std::isfinite(l));
     const auto& ev = t.summary().at("evaluation");

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <iostream>
 #include <limits>
+#include <set>
 #include <sstream>
 
 #include "mf/core/error.h"
@@ -45,7 +46,10 @@ Trainer::Trainer(Stage& stage, TrainConfig config, TrainerOptions options)
       store_((fs::path(opt_.out_dir) / "checkpoints").string()) {
   mf::check(!opt_.out_dir.empty(), mf::ErrorCode::BadInput, "the trainer needs an output folder");
   state_.seed = cfg_.seed;
-  for (const auto& p : stage_.module().named_parameters(true)) params_.push_back(p.value());
+  // A tensor registered under two names (T5's shared.weight / encoder.embed_tokens.weight) is optimised once.
+  std::set<const void*> seen;
+  for (const auto& p : stage_.module().named_parameters(true))
+    if (p.value().requires_grad() && seen.insert(p.value().unsafeGetTensorImpl()).second) params_.push_back(p.value());
   torch::optim::AdamWOptions o(cfg_.lr);
   o.betas(std::make_tuple(cfg_.beta1, cfg_.beta2));
   o.eps(cfg_.eps);

@@ -34,6 +34,7 @@ struct ClipJobRequest {
   std::string model;               // "" = the service's model
   int max_frames = 49;             // frames of the clip used (4k+1 at most this)
   int steps = 0;                   // 0 = the task's default
+  std::optional<double> guidance;  // absent = the task's default
   std::optional<uint64_t> seed;    // absent = random
 };
 

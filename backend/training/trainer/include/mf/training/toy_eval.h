@@ -32,7 +32,7 @@ struct ToyEvalOptions {
   int clips = 8;               // held-out clips per task
   int steps = 20;              // sampling steps
   std::optional<double> guidance;  // default: the task's official guidance
-  int width = 160, height = 96, frames = 17;
+  int width = 96, height = 64, frames = 17;
   uint64_t dataset_seed = 1;   // the training run's seed: its validation split is the held-out set
   int max_shapes = 2;
   int sr_factor = 4;
