@@ -8,6 +8,7 @@
 #include <fstream>
 #include <set>
 
+#include "../../common/temp_dir.h"
 #include "mf/core/error.h"
 #include "mf/depth/depth_estimator.h"
 #include "mf/pipeline/pipeline.h"
@@ -22,21 +23,8 @@ using mf::tasks::TaskId;
 
 namespace {
 
-class TempDir {
- public:
-  explicit TempDir(const std::string& name)
-      : path_(fs::temp_directory_path() / ("mf_stages_" + name + "_" + std::to_string(::getpid()))) {
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string str(const std::string& sub = "") const { return sub.empty() ? path_.string() : (path_ / sub).string(); }
-
- private:
-  fs::path path_;
+struct TempDir : mf::test::TempDir {
+  explicit TempDir(const std::string& name) : mf::test::TempDir("mf_stages", name) {}
 };
 
 TrainerOptions quiet(const std::string& out) {

@@ -12,6 +12,7 @@
 #include <set>
 #include <sstream>
 
+#include "../../common/temp_dir.h"
 #include "mf/core/error.h"
 #include "mf/io/tensor_io.h"
 #include "mf/toyworld/render.h"
@@ -24,21 +25,8 @@ using nlohmann::json;
 
 namespace {
 
-class TempDir {
- public:
-  explicit TempDir(const std::string& name)
-      : path_(fs::temp_directory_path() / ("mf_training_" + name + "_" + std::to_string(::getpid()))) {
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string str(const std::string& sub = "") const { return sub.empty() ? path_.string() : (path_ / sub).string(); }
-
- private:
-  fs::path path_;
+struct TempDir : mf::test::TempDir {
+  explicit TempDir(const std::string& name) : mf::test::TempDir("mf_training", name) {}
 };
 
 json tiny_json() {

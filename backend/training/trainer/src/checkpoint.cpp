@@ -68,6 +68,24 @@ void write_file_atomic(const std::string& path, const std::string& text) {
   if (ec) throw mf::Error(mf::ErrorCode::Io, "cannot rename " + tmp + " to " + path + ": " + ec.message());
 }
 
+void replace_folder_atomic(const std::string& dir_in, const std::function<void(const std::string& tmp)>& fill) {
+  const fs::path dir = fs::path(dir_in).lexically_normal();
+  const fs::path tmp = dir.string() + ".tmp", old = dir.string() + ".old.tmp";
+  std::error_code ec;
+  fs::remove_all(tmp, ec);
+  fs::create_directories(tmp, ec);
+  if (ec) throw mf::Error(mf::ErrorCode::Io, "cannot create " + tmp.string() + ": " + ec.message());
+  fill(tmp.string());
+  if (fs::exists(dir)) {
+    fs::remove_all(old, ec);
+    fs::rename(dir, old, ec);
+    if (ec) throw mf::Error(mf::ErrorCode::Io, "cannot move " + dir.string() + " aside: " + ec.message());
+  }
+  fs::rename(tmp, dir, ec);
+  if (ec) throw mf::Error(mf::ErrorCode::Io, "cannot rename " + tmp.string() + " to " + dir.string() + ": " + ec.message());
+  fs::remove_all(old, ec);
+}
+
 std::vector<std::pair<std::string, torch::Tensor>> module_tensors(torch::nn::Module& module) {
   std::vector<std::pair<std::string, torch::Tensor>> out;
   for (const auto& p : module.named_parameters(true)) out.emplace_back(p.key(), p.value().detach());

@@ -109,24 +109,13 @@ DepthStageOptions DepthStageOptions::from_json(const nlohmann::json& j, std::vec
 }
 
 void write_depth_folder(mf::depth::DepthAnything& model, const nlohmann::json& config,
-                        const nlohmann::json& preprocessor, const std::string& dir_in) {
-  const fs::path dir = fs::path(dir_in).lexically_normal();
-  const fs::path tmp = dir.string() + ".tmp", old = dir.string() + ".old.tmp";
-  std::error_code ec;
-  fs::remove_all(tmp, ec);
-  fs::create_directories(tmp, ec);
-  if (ec) throw mf::Error(mf::ErrorCode::Io, "cannot create " + tmp.string() + ": " + ec.message());
-  write_file_atomic((tmp / "config.json").string(), config.dump(2) + "\n");
-  write_file_atomic((tmp / "preprocessor_config.json").string(), preprocessor.dump(2) + "\n");
-  mf::io::save_tensors((tmp / "model.safetensors").string(), module_tensors(*model), {{"format", "pt"}});
-  if (fs::exists(dir)) {
-    fs::remove_all(old, ec);
-    fs::rename(dir, old, ec);
-    if (ec) throw mf::Error(mf::ErrorCode::Io, "cannot move " + dir.string() + " aside: " + ec.message());
-  }
-  fs::rename(tmp, dir, ec);
-  if (ec) throw mf::Error(mf::ErrorCode::Io, "cannot rename " + tmp.string() + " to " + dir.string() + ": " + ec.message());
-  fs::remove_all(old, ec);
+                        const nlohmann::json& preprocessor, const std::string& dir) {
+  replace_folder_atomic(dir, [&](const std::string& tmp_s) {
+    const fs::path tmp(tmp_s);
+    write_file_atomic((tmp / "config.json").string(), config.dump(2) + "\n");
+    write_file_atomic((tmp / "preprocessor_config.json").string(), preprocessor.dump(2) + "\n");
+    mf::io::save_tensors((tmp / "model.safetensors").string(), module_tensors(*model), {{"format", "pt"}});
+  });
 }
 
 DepthStage::DepthStage(const TrainConfig& cfg, DepthStageOptions options)

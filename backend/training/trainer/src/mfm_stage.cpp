@@ -598,54 +598,49 @@ json MfmStage::evaluate() {
 
 std::string MfmStage::export_model(const std::string& out_dir) {
   const fs::path dir = fs::path(out_dir) / "pipeline";
-  const fs::path tmp = dir.string() + ".tmp";
-  std::error_code ec;
-  fs::remove_all(tmp, ec);
-  fs::create_directories(tmp, ec);
-  if (ec) throw mf::Error(mf::ErrorCode::Io, "cannot create " + tmp.string() + ": " + ec.message());
-  torch::NoGradGuard ng;
-  write_json(tmp / "model_index.json",
-             {{"_class_name", "MfMPipeline"},
-              {"_diffusers_version", "0.33.1"},
-              {"_manyfold_trained", true},
-              {"_manyfold_note", "Manyfold's built-in toy model: the MfM architecture trained by `manyfold train` "
-                                 "on the procedural toy world (see MODEL_CARD.md)"},
-              {"scheduler", {"diffusers", "FlowMatchEulerDiscreteScheduler"}},
-              {"text_encoder", {"transformers", "T5EncoderModel"}},
-              {"tokenizer", {"transformers", "T5Tokenizer"}},
-              {"transformer", {"mfm", "Transformer3DModel"}},
-              {"vae", {"diffusers", "AutoencoderKLCogVideoX"}}});
-  write_json(tmp / "transformer" / "config.json", opt_.transformer_config(opt_.text_d_model));
-  {
-    std::vector<std::pair<std::string, torch::Tensor>> t;
-    for (const auto& kv : transformer_->named_parameters()) t.push_back({kv.key(), kv.value().detach().contiguous()});
-    mf::io::save_tensors((tmp / "transformer" / "diffusion_pytorch_model.safetensors").string(), t, {{"format", "pt"}});
-  }
-  write_json(tmp / "text_encoder" / "config.json", opt_.text_config(tokenizer_->vocab_size()));
-  {
-    std::vector<std::pair<std::string, torch::Tensor>> t;
-    for (const auto& kv : t5_->named_parameters()) {
-      if (kv.key() == "encoder.embed_tokens.weight") continue;  // tied to shared.weight
-      t.push_back({kv.key(), kv.value().detach().contiguous()});
+  replace_folder_atomic(dir.string(), [&](const std::string& tmp_s) {
+    const fs::path tmp(tmp_s);
+    torch::NoGradGuard ng;
+    write_json(tmp / "model_index.json",
+               {{"_class_name", "MfMPipeline"},
+                {"_diffusers_version", "0.33.1"},
+                {"_manyfold_trained", true},
+                {"_manyfold_note", "Manyfold's built-in toy model: the MfM architecture trained by `manyfold train` "
+                                   "on the procedural toy world (recipe: resources/models/manyfold-toy/recipe)"},
+                {"scheduler", {"diffusers", "FlowMatchEulerDiscreteScheduler"}},
+                {"text_encoder", {"transformers", "T5EncoderModel"}},
+                {"tokenizer", {"transformers", "T5Tokenizer"}},
+                {"transformer", {"mfm", "Transformer3DModel"}},
+                {"vae", {"diffusers", "AutoencoderKLCogVideoX"}}});
+    write_json(tmp / "transformer" / "config.json", opt_.transformer_config(opt_.text_d_model));
+    {
+      std::vector<std::pair<std::string, torch::Tensor>> t;
+      for (const auto& kv : transformer_->named_parameters()) t.push_back({kv.key(), kv.value().detach().contiguous()});
+      mf::io::save_tensors((tmp / "transformer" / "diffusion_pytorch_model.safetensors").string(), t, {{"format", "pt"}});
     }
-    mf::io::save_tensors((tmp / "text_encoder" / "model.safetensors").string(), t, {{"format", "pt"}});
-  }
-  fs::create_directories(tmp / "tokenizer");
-  for (const char* name : {"spiece.model", "tokenizer_config.json", "special_tokens_map.json"}) {
-    const fs::path src = fs::path(opt_.tokenizer) / name;
-    if (fs::exists(src)) fs::copy_file(src, tmp / "tokenizer" / name, fs::copy_options::overwrite_existing);
-  }
-  write_vae_folder(*vae_, (tmp / "vae").string());
-  write_json(tmp / "scheduler" / "scheduler_config.json",
-             {{"_class_name", "FlowMatchEulerDiscreteScheduler"}, {"num_train_timesteps", 1000}, {"shift", opt_.shift}});
-  if (!opt_.depth.empty()) {
-    mf::check(fs::exists(fs::path(opt_.depth) / "config.json"), mf::ErrorCode::MissingModel,
-              "'mfm.depth' is " + opt_.depth + ", which has no config.json (train stage \"depth\" first)");
-    copy_folder(opt_.depth, tmp / "depth");
-  }
-  if (fs::exists(dir)) fs::remove_all(dir, ec);
-  fs::rename(tmp, dir, ec);
-  if (ec) throw mf::Error(mf::ErrorCode::Io, "cannot rename " + tmp.string() + " to " + dir.string() + ": " + ec.message());
+    write_json(tmp / "text_encoder" / "config.json", opt_.text_config(tokenizer_->vocab_size()));
+    {
+      std::vector<std::pair<std::string, torch::Tensor>> t;
+      for (const auto& kv : t5_->named_parameters()) {
+        if (kv.key() == "encoder.embed_tokens.weight") continue;  // tied to shared.weight
+        t.push_back({kv.key(), kv.value().detach().contiguous()});
+      }
+      mf::io::save_tensors((tmp / "text_encoder" / "model.safetensors").string(), t, {{"format", "pt"}});
+    }
+    fs::create_directories(tmp / "tokenizer");
+    for (const char* name : {"spiece.model", "tokenizer_config.json", "special_tokens_map.json"}) {
+      const fs::path src = fs::path(opt_.tokenizer) / name;
+      if (fs::exists(src)) fs::copy_file(src, tmp / "tokenizer" / name, fs::copy_options::overwrite_existing);
+    }
+    write_vae_folder(*vae_, (tmp / "vae").string());
+    write_json(tmp / "scheduler" / "scheduler_config.json",
+               {{"_class_name", "FlowMatchEulerDiscreteScheduler"}, {"num_train_timesteps", 1000}, {"shift", opt_.shift}});
+    if (!opt_.depth.empty()) {
+      mf::check(fs::exists(fs::path(opt_.depth) / "config.json"), mf::ErrorCode::MissingModel,
+                "'mfm.depth' is " + opt_.depth + ", which has no config.json (train stage \"depth\" first)");
+      copy_folder(opt_.depth, tmp / "depth");
+    }
+  });
   return dir.string();
 }
 

@@ -52,25 +52,13 @@ nlohmann::json diffusers_vae_config(const mf::vae::VaeConfig& c) {
           {"use_post_quant_conv", c.use_post_quant_conv}};
 }
 
-void write_vae_folder(mf::vae::CogVideoXVae& vae, const std::string& dir_in) {
-  const fs::path dir = fs::path(dir_in).lexically_normal();
-  const fs::path tmp = dir.string() + ".tmp";
-  const fs::path old = dir.string() + ".old.tmp";
-  std::error_code ec;
-  fs::remove_all(tmp, ec);
-  fs::create_directories(tmp, ec);
-  if (ec) throw mf::Error(mf::ErrorCode::Io, "cannot create " + tmp.string() + ": " + ec.message());
-  write_file_atomic((tmp / "config.json").string(), diffusers_vae_config(vae.config()).dump(2) + "\n");
-  mf::io::save_tensors((tmp / "diffusion_pytorch_model.safetensors").string(), module_tensors(*vae.model()),
-                       {{"format", "pt"}});
-  if (fs::exists(dir)) {
-    fs::remove_all(old, ec);
-    fs::rename(dir, old, ec);
-    if (ec) throw mf::Error(mf::ErrorCode::Io, "cannot move " + dir.string() + " aside: " + ec.message());
-  }
-  fs::rename(tmp, dir, ec);
-  if (ec) throw mf::Error(mf::ErrorCode::Io, "cannot rename " + tmp.string() + " to " + dir.string() + ": " + ec.message());
-  fs::remove_all(old, ec);
+void write_vae_folder(mf::vae::CogVideoXVae& vae, const std::string& dir) {
+  replace_folder_atomic(dir, [&](const std::string& tmp_s) {
+    const fs::path tmp(tmp_s);
+    write_file_atomic((tmp / "config.json").string(), diffusers_vae_config(vae.config()).dump(2) + "\n");
+    mf::io::save_tensors((tmp / "diffusion_pytorch_model.safetensors").string(), module_tensors(*vae.model()),
+                         {{"format", "pt"}});
+  });
 }
 
 // ---------------------------------------------------------------------------------------------------------------

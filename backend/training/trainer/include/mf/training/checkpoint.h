@@ -15,6 +15,7 @@
 #include <torch/torch.h>
 
 #include <optional>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -64,5 +65,10 @@ void load_adamw_state(const std::string& path, torch::nn::Module& module, torch:
 
 // Writes text to path.tmp, fsyncs it and renames it over path. Throws mf::Error(Io).
 void write_file_atomic(const std::string& path, const std::string& text);
+
+// Replaces the folder `dir` as a whole: `fill` writes the new content into <dir>.tmp (created empty), which then
+// takes the place of `dir` (the old one is moved to <dir>.old.tmp first and removed after). A failure in `fill`
+// leaves `dir` as it was. Throws mf::Error(Io).
+void replace_folder_atomic(const std::string& dir, const std::function<void(const std::string& tmp)>& fill);
 
 }  // namespace mf::training
