@@ -1,5 +1,5 @@
 // `manyfold train`: Manyfold's own trainer for the built-in toy model (backend/training/trainer). One stage per
-// run (the VAE today), configured by a JSON file; checkpoints, exact resume, loss.csv and summary.json in --out.
+// run (vae, depth or mfm), configured by a JSON file; checkpoints, exact resume, loss.csv and summary.json in --out.
 #ifdef MF_TRAINING_AVAILABLE
 #include <csignal>
 #include <filesystem>

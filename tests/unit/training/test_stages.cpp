@@ -9,6 +9,7 @@
 #include <set>
 
 #include "../../common/temp_dir.h"
+#include "training_test_util.h"
 #include "mf/core/error.h"
 #include "mf/depth/depth_estimator.h"
 #include "mf/pipeline/pipeline.h"
@@ -18,6 +19,7 @@
 
 namespace fs = std::filesystem;
 using namespace mf::training;
+using namespace mf::training::test;
 using nlohmann::json;
 using mf::tasks::TaskId;
 
@@ -26,13 +28,6 @@ namespace {
 struct TempDir : mf::test::TempDir {
   explicit TempDir(const std::string& name) : mf::test::TempDir("mf_stages", name) {}
 };
-
-TrainerOptions quiet(const std::string& out) {
-  TrainerOptions o;
-  o.out_dir = out;
-  o.progress = Progress::Mode::Off;
-  return o;
-}
 
 std::string tokenizer_dir() { return std::string(MF_SOURCE_DIR) + "/resources/models/manyfold-toy/tokenizer"; }
 
@@ -81,14 +76,6 @@ json mfm_json(const std::string& vae_dir) {
             {"tasks", {{"vinp", 1.0}, {"t2v", 1.0}, {"isr", 1.0}, {"vcolor", 1.0}}}}}};
 }
 
-bool same_tensors(torch::nn::Module& a, torch::nn::Module& b) {
-  auto ta = module_tensors(a), tb = module_tensors(b);
-  if (ta.size() != tb.size()) return false;
-  for (size_t i = 0; i < ta.size(); ++i)
-    if (ta[i].first != tb[i].first || !torch::equal(ta[i].second, tb[i].second)) return false;
-  return true;
-}
-
 std::vector<mf::tasks::Image8> gradient_frames(int W, int H, int T) {
   std::vector<mf::tasks::Image8> f;
   for (int t = 0; t < T; ++t) {
@@ -106,12 +93,6 @@ int count_value(const mf::tasks::Image8& m, uint8_t v) {
   for (auto p : m.pixels) n += p == v;
   return n;
 }
-
-struct OneThread {
-  int saved = torch::get_num_threads();
-  OneThread() { torch::set_num_threads(1); }
-  ~OneThread() { torch::set_num_threads(saved); }
-};
 
 }  // namespace
 

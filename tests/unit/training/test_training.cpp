@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "../../common/temp_dir.h"
+#include "training_test_util.h"
 #include "mf/core/error.h"
 #include "mf/io/tensor_io.h"
 #include "mf/toyworld/render.h"
@@ -21,6 +22,7 @@
 
 namespace fs = std::filesystem;
 using namespace mf::training;
+using namespace mf::training::test;
 using nlohmann::json;
 
 namespace {
@@ -52,13 +54,6 @@ TrainConfig tiny_config(json patch = json::object()) {
   return TrainConfig::from_json(j, "test config");
 }
 
-TrainerOptions quiet(const std::string& out) {
-  TrainerOptions o;
-  o.out_dir = out;
-  o.progress = Progress::Mode::Off;
-  return o;
-}
-
 std::string config_error(const json& j) {
   try {
     TrainConfig::from_json(j, "cfg.json");
@@ -68,14 +63,6 @@ std::string config_error(const json& j) {
   }
   ADD_FAILURE() << "no error for " << j.dump();
   return "";
-}
-
-bool same_tensors(torch::nn::Module& a, torch::nn::Module& b) {
-  auto ta = module_tensors(a), tb = module_tensors(b);
-  if (ta.size() != tb.size()) return false;
-  for (size_t i = 0; i < ta.size(); ++i)
-    if (ta[i].first != tb[i].first || !torch::equal(ta[i].second, tb[i].second)) return false;
-  return true;
 }
 
 std::vector<std::string> csv_step_loss(const std::string& path) {
@@ -95,12 +82,6 @@ std::vector<std::string> csv_step_loss(const std::string& path) {
   }
   return rows;
 }
-
-struct OneThread {
-  int saved = torch::get_num_threads();
-  OneThread() { torch::set_num_threads(1); }
-  ~OneThread() { torch::set_num_threads(saved); }
-};
 
 }  // namespace
 
