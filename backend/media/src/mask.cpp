@@ -270,4 +270,59 @@ double motion_score(const std::filesystem::path& video, const MotionOptions& o) 
   return pairs ? sum / pairs : 0.0;
 }
 
+namespace {
+
+void require_same_size(const Image& a, const Image& b, const char* what) {
+  check(a.width == b.width && a.height == b.height, ErrorCode::BadInput,
+        std::string("flow mask interpolation: ") + what + " is " + std::to_string(b.width) + "x" +
+            std::to_string(b.height) + " but the frames are " + std::to_string(a.width) + "x" +
+            std::to_string(a.height) + " (repaint the mask on this clip)");
+}
+
+}  // namespace
+
+Image warp_mask_flow(const Image& frame_src, const Image& mask_src, const Image& frame_t, int max_side) {
+  require_mask(mask_src, "warp_mask_flow");
+  check(!frame_t.empty() && !frame_src.empty(), ErrorCode::BadInput, "warp_mask_flow: empty frame");
+  require_same_size(frame_t, frame_src, "the painted frame");
+  require_same_size(frame_t, mask_src, "the painted mask");
+  const int w = frame_t.width, h = frame_t.height;
+  cv::Mat gt = to_small_gray(frame_t, std::max(16, max_side));
+  cv::Mat gs = to_small_gray(frame_src, std::max(16, max_side));
+  cv::Mat flow;  // for each pixel p of frame_t: frame_t(p) ~ frame_src(p + flow(p)), in small-image pixels
+  cv::calcOpticalFlowFarneback(gt, gs, flow, 0.5, 4, 21, 5, 7, 1.5, cv::OPTFLOW_FARNEBACK_GAUSSIAN);
+  if (flow.cols != w || flow.rows != h) {
+    const double sx = static_cast<double>(w) / flow.cols, sy = static_cast<double>(h) / flow.rows;
+    cv::Mat big;
+    cv::resize(flow, big, cv::Size(w, h), 0, 0, cv::INTER_LINEAR);
+    std::vector<cv::Mat> xy;
+    cv::split(big, xy);
+    xy[0] *= sx;
+    xy[1] *= sy;
+    cv::merge(xy, flow);
+  }
+  cv::Mat map(h, w, CV_32FC2);
+  for (int y = 0; y < h; ++y) {
+    const cv::Vec2f* f = flow.ptr<cv::Vec2f>(y);
+    cv::Vec2f* m = map.ptr<cv::Vec2f>(y);
+    for (int x = 0; x < w; ++x) m[x] = cv::Vec2f(static_cast<float>(x) + f[x][0], static_cast<float>(y) + f[x][1]);
+  }
+  cv::Mat out;
+  cv::remap(wrap(mask_src), out, map, cv::noArray(), cv::INTER_LINEAR, cv::BORDER_REPLICATE);
+  return from_mat(out);
+}
+
+Image interpolate_mask_flow(const Image& frame_a, const Image& mask_a, const Image& frame_b, const Image& mask_b,
+                            const Image& frame_t, double t, int max_side) {
+  check(t >= 0.0 && t <= 1.0, ErrorCode::BadInput,
+        "interpolate_mask_flow: t must be in [0, 1] (got " + std::to_string(t) + ")");
+  const Image wa = warp_mask_flow(frame_a, mask_a, frame_t, max_side);
+  const Image wb = warp_mask_flow(frame_b, mask_b, frame_t, max_side);
+  cv::Mat blend;
+  cv::addWeighted(wrap(wa), 1.0 - t, wrap(wb), t, 0.0, blend);
+  cv::Mat bin;
+  cv::threshold(blend, bin, 127.5, 255, cv::THRESH_BINARY);
+  return from_mat(bin);
+}
+
 }  // namespace mf::media

@@ -170,5 +170,47 @@ TEST(MediaMask, MotionScoreGrowsWithMotion) {
   EXPECT_EQ(motion_score(std::vector<Image>{}), 0.0);
 }
 
+// A textured square moving right on a smooth background; masks cover it on the painted frames.
+Image moving_square_frame(int x0) {
+  Image f = Image::make(96, 64, 3);
+  for (int y = 0; y < 64; ++y)
+    for (int x = 0; x < 96; ++x) {
+      uint8_t* p = f.at(x, y);
+      const bool inside = x >= x0 && x < x0 + 20 && y >= 20 && y < 40;
+      const int v = inside ? ((((x - x0) / 4 + (y - 20) / 4) % 2) ? 230 : 120) : 40 + y / 2;
+      p[0] = static_cast<uint8_t>(v);
+      p[1] = static_cast<uint8_t>(inside ? 60 : v);
+      p[2] = static_cast<uint8_t>(inside ? 30 : 90);
+    }
+  return f;
+}
+
+int overlap(const Image& a, const Image& b) {
+  int n = 0;
+  for (int y = 0; y < a.height; ++y)
+    for (int x = 0; x < a.width; ++x) n += (a.row(y)[x] >= 128) && (b.row(y)[x] >= 128);
+  return n;
+}
+
+TEST(MediaMask, FlowInterpolationFollowsTheMotion) {
+  const Image fa = moving_square_frame(20), ft = moving_square_frame(32), fb = moving_square_frame(44);
+  const Image ma = square_mask(96, 64, 20, 20, 20), mb = square_mask(96, 64, 44, 20, 20);
+  const Image truth = square_mask(96, 64, 32, 20, 20);
+  const Image mt = interpolate_mask_flow(fa, ma, fb, mb, ft, 0.5);
+  ASSERT_EQ(mt.channels, 1);
+  ASSERT_EQ(mt.width, 96);
+  // Holding either painted mask covers 8 of the square's 20 columns; the propagated one follows the square.
+  const double iou = static_cast<double>(overlap(mt, truth)) / (area(mt) + area(truth) - overlap(mt, truth));
+  const double hold_iou = static_cast<double>(overlap(ma, truth)) / (area(ma) + area(truth) - overlap(ma, truth));
+  EXPECT_LT(hold_iou, 0.3);
+  EXPECT_GT(iou, 0.75) << "area " << area(mt) << " overlap " << overlap(mt, truth);
+  for (int y = 0; y < 64; ++y)
+    for (int x = 0; x < 96; ++x) ASSERT_TRUE(mt.row(y)[x] == 0 || mt.row(y)[x] == 255);
+  // t = 0 on frame_a itself gives mask_a back (zero flow); sizes that differ are refused.
+  EXPECT_GT(overlap(interpolate_mask_flow(fa, ma, fb, mb, fa, 0.0), ma), area(ma) * 9 / 10);
+  EXPECT_THROW(interpolate_mask_flow(fa, square_mask(48, 32, 0, 0, 8), fb, mb, ft, 0.5), mf::Error);
+  EXPECT_THROW(interpolate_mask_flow(fa, ma, fb, mb, ft, 1.5), mf::Error);
+}
+
 }  // namespace
 }  // namespace mf::media::test

@@ -7,9 +7,11 @@
 // `max_frames`); written as a lossless FFV1 .mkv (the pipeline reads it like any video). Size: the media's,
 // rounded down to multiples of 16 with crop mode keep_res, so nothing is letterboxed.
 // Masks (vinp/voutp): for every written frame, the painted keyframe at that frame, else the latest one before it,
-// else the first one after it (hold; with interpolation None only painted frames are masked; flow
-// interpolation is not applied here yet and acts as hold), as a lossless FFV1 mask video
+// else the first one after it (hold; with interpolation None only painted frames are masked; with flow
+// interpolation the frames between two painted ones get masks propagated along the optical flow), as a lossless FFV1 mask video
 // with one frame per input frame (white = keep, black = regenerate). No painted mask is an error that says to paint one.
+//
+// A thin wrapper over export_task_job (task_job.h) for the clip tasks.
 //
 // Thread-safety: call on the thread that owns the session (reads the document, writes files only).
 #pragma once

@@ -27,6 +27,16 @@ Image grow_shrink(const Image& mask, int pixels);
 // Softens edges with a Gaussian of standard deviation radius/2 (window 2*radius+1); radius 0 = unchanged.
 Image feather(const Image& mask, int radius);
 
+// A mask for an in-between frame, propagated from the painted masks of two other frames with optical flow
+// (OpenCV Farneback, computed on copies whose longer side is at most `max_side`): each mask is warped to
+// `frame_t` along the flow from frame_t to its own frame, the two are blended with weights (1 - t) and t, and the
+// blend is binarised at 128. Frames are RGB8 or Gray8, masks Gray8, all the same size (else BadInput);
+// t in [0, 1] (0 = frame_a's mask warped, 1 = frame_b's). Used for mask tracks with flow interpolation.
+Image interpolate_mask_flow(const Image& frame_a, const Image& mask_a, const Image& frame_b, const Image& mask_b,
+                            const Image& frame_t, double t, int max_side = 512);
+// One mask warped along the flow from `frame_t` to `frame_src` (the mask belongs to frame_src); not binarised.
+Image warp_mask_flow(const Image& frame_src, const Image& mask_src, const Image& frame_t, int max_side = 512);
+
 // Source frame shown at each output time k/dst_fps for a clip whose frames start at `src_times` (seconds,
 // ascending) and which lasts `duration` seconds: count = floor(duration*dst_fps) (at least 1).
 std::vector<int64_t> resample_indices(const std::vector<double>& src_times, double duration, Rational dst_fps);
