@@ -9,7 +9,15 @@
 #include <random>
 
 #include <QApplication>
+#include <QCheckBox>
+#include <QComboBox>
+#include <QDoubleSpinBox>
 #include <QElapsedTimer>
+#include <QLabel>
+#include <QPlainTextEdit>
+#include <QPushButton>
+#include <QSpinBox>
+#include <QTest>
 
 #include "mf/media/reader.h"
 #include "mf/media/writer.h"
@@ -22,6 +30,8 @@
 #include "mf/ui/timeline_widget.h"
 #include "mf/jobs/clip_job.h"
 #include "mf/ui/jobs_panel.h"
+#include "mf/ui/task_inspector.h"
+#include "mf/jobs/task_job.h"
 #include "gui_test_util.h"
 #include "mf/ui/main_window.h"
 
@@ -260,4 +270,137 @@ TEST(StudioJobs, TimelineDrawsClipThumbnailsWithoutBlocking) {
   // A thumbnail of the clip shows the dark blue background with the square.
   const QImage shot = tl->grab().toImage();
   EXPECT_FALSE(shot.isNull());
+}
+
+// ---- the task inspector ------------------------------------------------------------------------------------------
+
+namespace {
+
+bool mentions(const QStringList& lines, const std::string& text) {
+  for (const auto& l : lines)
+    if (l.toStdString().find(text) != std::string::npos) return true;
+  return false;
+}
+
+}  // namespace
+
+TEST(TaskInspector, BuildsTheTaskSpecFromTheSelection) {
+  app();
+  Studio st(test_model().string());
+  auto* insp = st.window.task_inspector();
+  ASSERT_NE(insp, nullptr);
+  st.window.timeline()->select_clip(st.clip_id);
+
+  // vinp without a mask: the form says what to do and cannot submit.
+  insp->set_task(mf::tasks::TaskId::VInp);
+  insp->refresh();
+  EXPECT_FALSE(insp->can_submit());
+  EXPECT_TRUE(mentions(insp->errors(), "mask brush (B)")) << insp->errors().join("|").toStdString();
+  EXPECT_FALSE(insp->submit_button()->isEnabled());
+
+  st.paint_mask(0);
+  insp->refresh();
+  EXPECT_TRUE(insp->can_submit()) << insp->errors().join("|").toStdString();
+  mf::tasks::TaskSpec spec = insp->preview_spec();
+  EXPECT_EQ(spec.task, mf::tasks::TaskId::VInp);
+  ASSERT_EQ(spec.clips.size(), 1u);
+  EXPECT_FALSE(spec.mask.empty());
+  EXPECT_EQ(spec.num_frames, 13);  // the whole 13-frame clip (4k+1)
+  EXPECT_EQ(spec.width, 96);
+  EXPECT_EQ(spec.height, 64);
+  EXPECT_EQ(spec.fps, (mf::tasks::Rational{16, 1}));
+  EXPECT_TRUE(insp->memory_text().startsWith("Memory: Peak")) << insp->memory_text().toStdString();
+  // Fewer frames: 4k+1 of the limit.
+  insp->max_frames_box()->setValue(10);
+  EXPECT_EQ(insp->preview_spec().num_frames, 9);
+
+  // itrans needs both frame marks; marking them fills the form.
+  insp->set_task(mf::tasks::TaskId::ITrans);
+  EXPECT_TRUE(mentions(insp->errors(), "first frame (F)"));
+  EXPECT_TRUE(mentions(insp->errors(), "last frame (Shift+L)"));
+  auto* s = st.window.session();
+  s->push(std::make_unique<proj::SetFrameMark>(proj::MarkSlot::First, proj::FrameMark{st.clip_id, 1}));
+  s->push(std::make_unique<proj::SetFrameMark>(proj::MarkSlot::Last, proj::FrameMark{st.clip_id, 11}));
+  EXPECT_TRUE(insp->can_submit()) << insp->errors().join("|").toStdString();
+  spec = insp->preview_spec();
+  ASSERT_EQ(spec.images.size(), 2u);
+  EXPECT_NE(spec.images[0].find("#frame1"), std::string::npos) << spec.images[0];
+  EXPECT_NE(spec.images[1].find("#frame11"), std::string::npos) << spec.images[1];
+  EXPECT_EQ(spec.num_frames, 97);
+  EXPECT_TRUE(insp->frames_label()->text().contains("fixed by the model"));
+
+  // iinp follows the playhead: frame 0 has the painted mask, frame 5 holds it.
+  insp->set_task(mf::tasks::TaskId::IInp);
+  st.window.set_playhead(5);
+  insp->refresh();
+  ASSERT_TRUE(insp->can_submit()) << insp->errors().join("|").toStdString();
+  ASSERT_EQ(insp->resolved().images.size(), 1u);
+  EXPECT_EQ(insp->resolved().images[0].source_frame, 5);
+  EXPECT_TRUE(insp->resolved().image_mask.has_value());
+}
+
+TEST(TaskInspector, DurationSnapsSizesSnapAndSeedsLock) {
+  app();
+  Studio st(test_model().string());
+  auto* insp = st.window.task_inspector();
+  insp->set_task(mf::tasks::TaskId::T2V);
+  // The project runs at 24 fps: 2 s -> 48 frames -> the nearest 4k+1 is 49, and the box shows 49 / 24 s.
+  insp->duration_box()->setValue(2.0);
+  EXPECT_EQ(insp->request().num_frames, 49);
+  EXPECT_TRUE(insp->frames_label()->text().contains("49 frames")) << insp->frames_label()->text().toStdString();
+  QMetaObject::invokeMethod(insp->duration_box(), "editingFinished");
+  EXPECT_NEAR(insp->duration_box()->value(), 49.0 / 24.0, 0.006);
+  // A custom size snaps to multiples of 16.
+  insp->size_box()->setCurrentIndex(insp->size_box()->count() - 1);
+  insp->width_box()->setValue(630);
+  insp->height_box()->setValue(350);
+  QMetaObject::invokeMethod(insp->width_box(), "editingFinished");
+  EXPECT_EQ(insp->width_box()->value(), 624);
+  EXPECT_EQ(insp->height_box()->value(), 352);
+  const mf::tasks::TaskSpec spec = insp->preview_spec();
+  EXPECT_EQ(spec.width, 624);
+  EXPECT_EQ(spec.height, 352);
+  // t2v without a prompt: the validator's message inline, then fixed by typing one.
+  EXPECT_FALSE(insp->can_submit());
+  EXPECT_TRUE(mentions(insp->errors(), "write a prompt")) << insp->errors().join("|").toStdString();
+  insp->prompt_edit()->setPlainText("a red circle moves left");
+  EXPECT_TRUE(insp->can_submit()) << insp->errors().join("|").toStdString();
+  // A style preset fills its suggested settings and templates the prompt.
+  const int toy = insp->style_box()->findData("toy-world");
+  ASSERT_GE(toy, 0) << "the built-in presets were not loaded";
+  insp->style_box()->setCurrentIndex(toy);
+  EXPECT_EQ(insp->steps_box()->value(), 20);
+  EXPECT_DOUBLE_EQ(insp->guidance_box()->value(), 1.0);
+  EXPECT_EQ(insp->request().style->id, "toy-world");
+  EXPECT_EQ(insp->preview_spec().prompt, "a red circle moves left");
+
+  // Seeds: unlocked, each submission draws a new seed; locked, it stays.
+  insp->seed_box()->setValue(1234);
+  insp->seed_lock()->setChecked(true);
+  EXPECT_EQ(insp->take_seed_for_submit().seed, std::optional<uint64_t>(1234));
+  insp->seed_lock()->setChecked(false);
+  const auto a = insp->take_seed_for_submit().seed, b = insp->take_seed_for_submit().seed;
+  EXPECT_NE(a, b);
+  EXPECT_EQ(b, std::optional<uint64_t>(static_cast<uint64_t>(insp->seed_box()->value())));
+}
+
+TEST(TaskInspector, SubmitQueuesTheJobAndTheTakeLands) {
+  app();
+  Studio st(test_model().string());
+  auto* insp = st.window.task_inspector();
+  st.window.timeline()->select_clip(st.clip_id);
+  st.paint_mask(0);
+  insp->set_task(mf::tasks::TaskId::VInp);
+  insp->prompt_edit()->setPlainText("a white square moves right");
+  insp->steps_box()->setValue(2);
+  insp->refresh();
+  ASSERT_TRUE(insp->submit_button()->isEnabled()) << insp->errors().join("|").toStdString();
+  QTest::mouseClick(insp->submit_button(), Qt::LeftButton);
+  ASSERT_EQ(st.window.jobs_panel()->row_count(), 1) << st.window.last_error().toStdString();
+  const QList<mf::ui::JobRow> rows = st.window.job_service()->jobs();
+  ASSERT_EQ(rows.size(), 1);
+  EXPECT_EQ(rows[0].task, "vinp");
+  EXPECT_EQ(rows[0].prompt, "a white square moves right");
+  ASSERT_EQ(st.wait_terminal(rows[0].id).toStdString(), "finished");
+  EXPECT_FALSE(st.window.session()->document().find_clip(st.clip_id)->take_group.empty());
 }

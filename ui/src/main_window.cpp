@@ -1,6 +1,7 @@
 #include "mf/ui/main_window.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <fstream>
 
 #include <nlohmann/json.hpp>
@@ -21,6 +22,9 @@
 #include <QMessageBox>
 #include <QMimeData>
 #include <QPixmap>
+#include <QPlainTextEdit>
+#include <QScrollArea>
+#include <QVBoxLayout>
 #include <QSplitter>
 #include <QStatusBar>
 #include <QTimer>
@@ -33,9 +37,10 @@
 #include "mf/project/session.h"
 #include "mf/ui/canvas_widget.h"
 #include "mf/jobs/clip_job.h"
-#include "mf/ui/generate_dialog.h"
+#include "mf/jobs/task_job.h"
 #include "mf/ui/job_service.h"
 #include "mf/ui/jobs_panel.h"
+#include "mf/ui/task_inspector.h"
 #include "mf/ui/timeline_widget.h"
 
 namespace mf::ui {
@@ -142,10 +147,30 @@ void MainWindow::build_docks() {
   inspector_->setAlignment(Qt::AlignTop | Qt::AlignLeft);
   inspector_->setMargin(8);
   inspector_->setWordWrap(true);
-  auto* insp_dock = new QDockWidget("Inspector", this);
-  insp_dock->setObjectName("inspector_dock");
-  insp_dock->setWidget(inspector_);
-  addDockWidget(Qt::RightDockWidgetArea, insp_dock);
+  task_inspector_ = new TaskInspector;
+  task_inspector_->set_preset_folders(preset_folders({}));
+  connect(task_inspector_, &TaskInspector::submit_requested, this, [this] {
+    queue_task_job(task_inspector_->take_seed_for_submit());
+  });
+  auto* insp_body = new QWidget;
+  auto* insp_layout = new QVBoxLayout(insp_body);
+  insp_layout->setContentsMargins(0, 0, 0, 0);
+  insp_layout->addWidget(inspector_);
+  insp_layout->addWidget(task_inspector_);
+  insp_layout->addStretch(1);
+  auto* insp_scroll = new QScrollArea;
+  insp_scroll->setWidgetResizable(true);
+  insp_scroll->setWidget(insp_body);
+  insp_scroll->setMinimumWidth(360);
+  inspector_dock_ = new QDockWidget("Inspector", this);
+  inspector_dock_->setObjectName("inspector_dock");
+  inspector_dock_->setWidget(insp_scroll);
+  addDockWidget(Qt::RightDockWidgetArea, inspector_dock_);
+  auto* insp_dock = inspector_dock_;
+  inspector_timer_ = new QTimer(this);
+  inspector_timer_->setSingleShot(true);
+  inspector_timer_->setInterval(150);
+  connect(inspector_timer_, &QTimer::timeout, this, [this] { task_inspector_->refresh(); });
 
   jobs_panel_ = new JobsPanel;
   auto* jobs_dock = new QDockWidget("Jobs", this);
@@ -219,6 +244,8 @@ void MainWindow::build_actions() {
   add(mark, "Mark &Out", QKeySequence("O"), [this] { mark_in_out(false); });
   add(mark, "Mark &First Frame", QKeySequence("F"), [this] { mark_frame(true); });
   add(mark, "Mark &Last Frame", QKeySequence("Shift+L"), [this] { mark_frame(false); });
+  add(mark, "Mark First &Clip", QKeySequence("Alt+F"), [this] { mark_clip(true); });
+  add(mark, "Mark Last Cl&ip", QKeySequence("Alt+L"), [this] { mark_clip(false); });
 
   QMenu* play = menuBar()->addMenu("&Playback");
   add(play, "Play/Pause", QKeySequence(Qt::Key_Space), [this] { toggle_play(play_direction_ ? 0 : 1); });
@@ -266,7 +293,11 @@ void MainWindow::build_actions() {
   onion->setCheckable(true);
 
   QMenu* gen = menuBar()->addMenu("&Generate");
-  add(gen, "&Generate from Selected Clip...", QKeySequence("Ctrl+G"), [this] { open_generate_dialog(); });
+  add(gen, "&New Task in Inspector", QKeySequence("Ctrl+G"), [this] { focus_task_inspector(); });
+  add(gen, "&Queue Task", QKeySequence("Ctrl+Return"), [this] {
+    if (task_inspector_->can_submit()) queue_task_job(task_inspector_->take_seed_for_submit());
+    else statusBar()->showMessage("Cannot queue yet: " + task_inspector_->errors().join("; "), 6000);
+  });
   add(gen, "&Pause/Resume Queue", QKeySequence("Ctrl+Shift+P"), [this] {
     if (job_service_) job_service_->set_paused(!job_service_->paused());
   });
@@ -281,6 +312,7 @@ void MainWindow::set_job_service_factory(JobServiceFactory factory) {
 
 void MainWindow::connect_job_service() {
   jobs_panel_->set_service(nullptr);
+  task_inspector_->set_context(session_.get(), nullptr, [this] { return current_selection(); });
   job_service_.reset();
   if (!session_) return;
   if (!job_factory_) {
@@ -298,6 +330,7 @@ void MainWindow::connect_job_service() {
     return;
   }
   jobs_panel_->set_service(job_service_.get());
+  task_inspector_->set_context(session_.get(), job_service_.get(), [this] { return current_selection(); });
   status_model_->setText("Model: " + (job_service_->model().isEmpty() ? QString("none configured") : job_service_->model()));
   status_device_->setText("Device: " + job_service_->device());
   connect(job_service_.get(), &JobService::job_finished, this, &MainWindow::job_finished);
@@ -337,16 +370,89 @@ QString MainWindow::queue_clip_job(const mf::jobs::ClipJobRequest& request, bool
     if (!session_) throw mf::Error(mf::ErrorCode::BadInput, "create or open a project first");
     if (!job_service_) throw mf::Error(mf::ErrorCode::MissingModel, "no generation engine is connected");
     const mf::jobs::ClipJob job = mf::jobs::export_clip_job(*session_, request);
-    const QString id = job_service_->submit(job.spec, QString::fromStdString(job.output.string()));
-    auto sources = read_take_sources();
-    sources[id.toStdString()] = job.source_clip_id;
-    write_take_sources(sources);
-    statusBar()->showMessage(QString("Queued job %1 (%2)").arg(id, mf::tasks::to_string(request.task)), 5000);
-    return id;
+    return submit_job(job.spec, job.output, job.source_clip_id);
   } catch (const std::exception& e) {
     last_error_ = QString::fromUtf8(e.what());
     if (!quiet) show_error("Cannot queue the job", e);
     return {};
+  }
+}
+
+QString MainWindow::submit_job(const mf::tasks::TaskSpec& spec, const std::filesystem::path& output,
+                              const std::string& source_clip_id) {
+  const QString id = job_service_->submit(spec, QString::fromStdString(output.string()));
+  auto sources = read_take_sources();
+  sources[id.toStdString()] = source_clip_id;
+  write_take_sources(sources);
+  statusBar()->showMessage(QString("Queued job %1 (%2)").arg(id, mf::tasks::to_string(spec.task)), 5000);
+  return id;
+}
+
+QString MainWindow::queue_task_job(const mf::jobs::TaskJobRequest& request, bool quiet) {
+  last_error_.clear();
+  try {
+    if (!session_) throw mf::Error(mf::ErrorCode::BadInput, "create or open a project first");
+    if (!job_service_) throw mf::Error(mf::ErrorCode::MissingModel, "no generation engine is connected");
+    const proj::TaskInputs inputs = proj::gather_task_inputs(session_->document(), current_selection());
+    const mf::jobs::TaskJob job = mf::jobs::export_task_job(*session_, inputs, request);
+    return submit_job(job.spec, job.output, job.source_clip_id);
+  } catch (const std::exception& e) {
+    last_error_ = QString::fromUtf8(e.what());
+    if (!quiet) show_error("Cannot queue the job", e);
+    return {};
+  }
+}
+
+proj::Selection MainWindow::current_selection() const {
+  proj::Selection sel;
+  sel.playhead = playhead_;
+  if (!session_) return sel;
+  const proj::Project& doc = session_->document();
+  std::string clip = timeline_->selected_clip();
+  if (clip.empty() || !doc.find_clip(clip)) clip = canvas_->clip_id();  // else the clip under the playhead
+  if (!clip.empty() && doc.find_clip(clip)) {
+    sel.clip_ids = {clip};
+    // The in/out range limits the clip's frames when the two overlap.
+    if (const auto& io = doc.timeline.in_out) {
+      const proj::FrameRange r = doc.find_clip(clip)->timeline_range();
+      if (std::max(r.start, io->start) < std::min(r.end, io->end)) sel.range = *io;
+    }
+  }
+  return sel;
+}
+
+std::vector<std::filesystem::path> MainWindow::preset_folders(const std::filesystem::path& project) {
+  std::vector<std::filesystem::path> folders = {std::filesystem::path(MF_RESOURCES_DIR) / "presets" / "styles"};
+  if (const char* xdg = std::getenv("XDG_CONFIG_HOME"); xdg && *xdg)
+    folders.push_back(std::filesystem::path(xdg) / "manyfold" / "presets" / "styles");
+  else if (const char* home = std::getenv("HOME"); home && *home)
+    folders.push_back(std::filesystem::path(home) / ".config" / "manyfold" / "presets" / "styles");
+  if (!project.empty()) folders.push_back(project / "presets" / "styles");
+  return folders;
+}
+
+void MainWindow::focus_task_inspector() {
+  inspector_dock_->show();
+  inspector_dock_->raise();
+  task_inspector_->refresh();
+  task_inspector_->prompt_edit()->setFocus();
+}
+
+void MainWindow::mark_clip(bool first) {
+  if (!session_) return;
+  const proj::Selection sel = current_selection();
+  if (sel.clip_ids.empty()) {
+    statusBar()->showMessage("Select a clip first", 3000);
+    return;
+  }
+  const auto span = proj::clip_span(session_->document(), sel.clip_ids.front(), sel.range);
+  if (!span) return;
+  try {
+    session_->push(std::make_unique<proj::SetClipMark>(first ? proj::MarkSlot::First : proj::MarkSlot::Last,
+                                                       proj::ClipRangeMark{span->clip_id, span->source}));
+    statusBar()->showMessage(QString("Marked the %1 clip").arg(first ? "first" : "last"), 3000);
+  } catch (const std::exception& e) {
+    statusBar()->showMessage(e.what(), 4000);
   }
 }
 
@@ -383,21 +489,6 @@ void MainWindow::job_finished(const JobRow& row) {
   } catch (const std::exception& e) {
     statusBar()->showMessage(QString("Job %1 finished but its take could not be added: %2").arg(row.id, e.what()), 10000);
   }
-}
-
-void MainWindow::open_generate_dialog() {
-  if (!session_) {
-    QMessageBox::information(this, "Manyfold Studio", "Create or open a project first.");
-    return;
-  }
-  GenerateDialog dialog(this);
-  const proj::Clip* clip = session_->document().find_clip(timeline_->selected_clip());
-  dialog.set_clip_name(clip ? QString::fromStdString(clip->name) : QString());
-  if (clip && !session_->document().mask_tracks_for_clip(clip->id).empty()) dialog.set_task(mf::tasks::TaskId::VInp);
-  if (dialog.exec() != QDialog::Accepted) return;
-  mf::jobs::ClipJobRequest r = dialog.request();
-  r.clip_id = timeline_->selected_clip();
-  queue_clip_job(r);
 }
 
 void MainWindow::rebuild_recent_menu() {
@@ -491,6 +582,7 @@ void MainWindow::attach_session(std::unique_ptr<proj::ProjectSession> session) {
   rebuild_recent_menu();
   canvas_->set_session(session_.get());
   timeline_->set_session(session_.get());
+  task_inspector_->set_preset_folders(preset_folders(session_->folder()));
   connect_job_service();
   document_changed();
 }
@@ -568,6 +660,7 @@ void MainWindow::refresh_inspector() {
   if (doc.timeline.in_out)
     text += QString("<hr>In/out: %1–%2").arg(doc.timeline.in_out->start).arg(doc.timeline.in_out->end);
   inspector_->setText(text);
+  task_inspector_->refresh();
 }
 
 void MainWindow::update_title() {
@@ -583,6 +676,7 @@ void MainWindow::set_playhead(std::int64_t frame) {
   canvas_->set_frame(playhead_);
   const double fps = session_ ? session_->document().fps.to_double() : 24.0;
   status_frame_->setText(QString("Frame %1  (%2 s)").arg(playhead_).arg(playhead_ / fps, 0, 'f', 2));
+  inspector_timer_->start();  // the inspector follows the playhead (image tasks), debounced during playback
 }
 
 void MainWindow::step(int frames) {

@@ -789,4 +789,19 @@ bool Engine::wait_idle(std::chrono::milliseconds timeout) {
 
 int64_t Engine::device_budget_bytes() const { return impl_->device_budget(); }
 
+MemoryPlan Engine::plan(const tasks::TaskSpec& spec) const {
+  check(!spec.model.empty(), ErrorCode::MissingModel,
+        "the job names no model: choose a model (an MfM pipeline folder) before estimating its memory");
+  const ModelKey key = impl_->key_for(spec);
+  std::shared_ptr<ModelBackend> backend;
+  {
+    std::lock_guard<std::mutex> lk(impl_->mu);
+    auto it = impl_->cache.find(key);
+    if (it != impl_->cache.end()) backend = it->second.backend;
+  }
+  if (!backend) backend = impl_->opt.loader(key);  // configs only; not added to the cache
+  check(backend != nullptr, ErrorCode::MissingModel, "no model for " + key.to_string());
+  return backend->plan(spec, impl_->budget_request());
+}
+
 }  // namespace mf::engine

@@ -384,3 +384,26 @@ TEST(Engine, MissingModelFailsTheJobWithAnActionableMessage) {
   EXPECT_EQ(*j->error_code, ErrorCode::MissingModel);
   EXPECT_NE(j->error_message.find("--model"), std::string::npos) << j->error_message;
 }
+
+TEST(Engine, PlanBeforeSubmittingMatchesTheJobsPlanAndQueuesNothing) {
+  Recorder rec;
+  Engine engine(options_for(temp_dir("plan")));
+  engine.set_event_sink(rec.sink());
+  auto spec = tiny_spec(3, 2);
+  const MemoryPlan before = engine.plan(spec);
+  EXPECT_TRUE(before.fits) << before.message;
+  EXPECT_GT(before.tokens, 0);
+  EXPECT_TRUE(engine.snapshot().jobs.empty());
+  EXPECT_TRUE(engine.snapshot().models.empty());  // planning reads configs; it does not keep a model
+  // The plan the job records when it runs is the same.
+  engine.submit(spec);
+  ASSERT_TRUE(engine.wait_idle());
+  auto plans = rec.of(EventKind::Plan);
+  ASSERT_EQ(plans.size(), 1u);
+  EXPECT_EQ(plans[0].plan, before.to_json());
+  // A larger job needs more.
+  spec.num_frames = 17;
+  EXPECT_GT(engine.plan(spec).activation_bytes.at("dit_block"), before.activation_bytes.at("dit_block"));
+  spec.model = "";
+  EXPECT_THROW(engine.plan(spec), mf::Error);
+}

@@ -146,6 +146,24 @@ QList<JobRow> EngineBridge::jobs() const {
 
 QString EngineBridge::model() const { return qs(options_.model); }
 
+QString EngineBridge::memory_estimate(const mf::tasks::TaskSpec& spec_in) const {
+  mf::tasks::TaskSpec spec = spec_in;
+  if (spec.model.empty()) spec.model = options_.model;
+  if (spec.model.empty()) return {};
+  try {
+    const eng::MemoryPlan plan = engine_->plan(spec);
+    if (!plan.fits) return "Does not fit: " + qs(plan.message);
+    for (const auto& o : plan.options)
+      if (o.residency == plan.chosen)
+        return QString("Peak %1 of %2 on %3 (%4)")
+            .arg(qs(eng::format_bytes(o.device_peak_bytes)), qs(eng::format_bytes(engine_->device_budget_bytes())),
+                 qs(options_.device), QString(eng::to_string(plan.chosen)).replace('_', ' '));
+    return {};
+  } catch (const std::exception& e) {
+    return "No estimate: " + QString::fromUtf8(e.what());
+  }
+}
+
 QString EngineBridge::device() const { return qs(options_.device + " (" + options_.dtype + ")"); }
 
 }  // namespace mf::ui

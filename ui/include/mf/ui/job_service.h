@@ -48,6 +48,13 @@ class JobService : public QObject {
   // The model new jobs use (a pipeline folder or id; "" when none is configured) and the device, for display.
   virtual QString model() const = 0;
   virtual QString device() const = 0;
+  // Before submitting: the memory the job would need on this device, as one line for the inspector ("peak
+  // 3.2 GiB of 23.4 GiB, all resident"; a refusal says why). "" when no estimate can be made (no model, or a
+  // service without a planner). Never throws; must be cheap enough to call when the form changes.
+  virtual QString memory_estimate(const mf::tasks::TaskSpec& spec) const {
+    (void)spec;
+    return {};
+  }
 
  Q_SIGNALS:
   void job_changed(const mf::ui::JobRow& row);  // any change of state or progress

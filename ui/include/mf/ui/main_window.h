@@ -14,17 +14,23 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <QMainWindow>
 
 class QAction;
+class QDockWidget;
 class QLabel;
 class QListWidget;
 class QMenu;
 class QTimer;
 
+#include "mf/project/selection.h"
+#include "mf/tasks/task_spec.h"
+
 namespace mf::jobs {
 struct ClipJobRequest;
+struct TaskJobRequest;
 }
 
 namespace mf::project {
@@ -37,6 +43,7 @@ namespace mf::ui {
 class CanvasWidget;
 class JobService;
 class JobsPanel;
+class TaskInspector;
 class TimelineWidget;
 struct JobRow;
 
@@ -64,6 +71,14 @@ class MainWindow : public QMainWindow {
   // Exports the clip's frames (and mask) and queues the job; the result lands as a take above the clip.
   // Returns the job id, or "" after reporting the error (message box unless `quiet`; last_error() keeps it).
   QString queue_clip_job(const mf::jobs::ClipJobRequest& request, bool quiet = false);
+  // Any task from the current selection (what the inspector submits): exports its inputs and queues it.
+  QString queue_task_job(const mf::jobs::TaskJobRequest& request, bool quiet = false);
+  // What the inspector pre-fills from: the selected clip (else the clip under the playhead), the in/out range
+  // when it overlaps that clip, and the playhead.
+  mf::project::Selection current_selection() const;
+  // Style preset folders: built-in (resources/presets/styles), the user's (~/.config/manyfold/presets/styles),
+  // and the project's (<project>/presets/styles).
+  static std::vector<std::filesystem::path> preset_folders(const std::filesystem::path& project);
   const QString& last_error() const { return last_error_; }
 
   mf::project::ProjectSession* session() const { return session_.get(); }
@@ -71,6 +86,7 @@ class MainWindow : public QMainWindow {
   JobsPanel* jobs_panel() const { return jobs_panel_; }
   CanvasWidget* canvas() const { return canvas_; }
   TimelineWidget* timeline() const { return timeline_; }
+  TaskInspector* task_inspector() const { return task_inspector_; }
 
  protected:
   void closeEvent(QCloseEvent*) override;
@@ -95,7 +111,10 @@ class MainWindow : public QMainWindow {
   void mark_frame(bool first);
   void show_error(const QString& what, const std::exception& e);
   void connect_job_service();
-  void open_generate_dialog();
+  void focus_task_inspector();
+  void mark_clip(bool first);
+  QString submit_job(const mf::tasks::TaskSpec& spec, const std::filesystem::path& output,
+                     const std::string& source_clip_id);
   void job_finished(const JobRow& row);
   std::filesystem::path take_sources_file() const;
   std::map<std::string, std::string> read_take_sources() const;
@@ -107,6 +126,9 @@ class MainWindow : public QMainWindow {
   TimelineWidget* timeline_ = nullptr;
   QListWidget* bin_ = nullptr;
   QLabel* inspector_ = nullptr;
+  TaskInspector* task_inspector_ = nullptr;
+  QDockWidget* inspector_dock_ = nullptr;
+  QTimer* inspector_timer_ = nullptr;
   JobsPanel* jobs_panel_ = nullptr;
   std::unique_ptr<JobService> job_service_;
   JobServiceFactory job_factory_;

@@ -134,6 +134,11 @@ class Engine {
   // The memory budget in effect (bytes).
   int64_t device_budget_bytes() const;
 
+  // The memory plan a job with this spec would get, without queueing it (for a UI's estimate before submitting):
+  // the model's configs are read through the loader (a cached model is reused; weights are not loaded).
+  // spec.model must name the model. Throws mf::Error (MissingModel / BadInput from the loader).
+  MemoryPlan plan(const tasks::TaskSpec& spec) const;
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;

@@ -45,6 +45,7 @@ class EngineBridge : public JobService {
   QList<JobRow> jobs() const override;
   QString model() const override;
   QString device() const override;
+  QString memory_estimate(const mf::tasks::TaskSpec& spec) const override;
 
   mf::engine::Engine& engine() { return *engine_; }
 
