@@ -176,7 +176,11 @@ void MainWindow::build_docks() {
   auto* jobs_dock = new QDockWidget("Jobs", this);
   jobs_dock->setObjectName("jobs_dock");
   jobs_dock->setWidget(jobs_panel_);
-  addDockWidget(Qt::RightDockWidgetArea, jobs_dock);
+  // Left column: media bin over the job queue; the inspector has the right side's full height.
+  addDockWidget(Qt::LeftDockWidgetArea, jobs_dock);
+  splitDockWidget(bin_dock, jobs_dock, Qt::Vertical);
+  resizeDocks({bin_dock, jobs_dock}, {300, 600}, Qt::Vertical);
+  resizeDocks({bin_dock, inspector_dock_}, {330, 400}, Qt::Horizontal);
 
   view_menu_ = new QMenu("&View", this);
   for (QDockWidget* d : {bin_dock, insp_dock, jobs_dock}) view_menu_->addAction(d->toggleViewAction());
@@ -302,6 +306,8 @@ void MainWindow::build_actions() {
     if (job_service_) job_service_->set_paused(!job_service_->paused());
   });
 
+  view_menu_->addSeparator();
+  add(view_menu_, "Zoom Timeline to &Fit", QKeySequence("Shift+Z"), [this] { timeline_->zoom_to_fit(); });
   menuBar()->addMenu(view_menu_);
 }
 
@@ -585,6 +591,7 @@ void MainWindow::attach_session(std::unique_ptr<proj::ProjectSession> session) {
   task_inspector_->set_preset_folders(preset_folders(session_->folder()));
   connect_job_service();
   document_changed();
+  QTimer::singleShot(0, timeline_, [this] { timeline_->zoom_to_fit(); });
 }
 
 bool MainWindow::import_media(const std::filesystem::path& file, bool quiet) {

@@ -53,6 +53,13 @@ void TimelineWidget::refresh() {
 
 void TimelineWidget::set_pixels_per_frame(double ppf) { ppf_ = std::clamp(ppf, 0.05, 60.0); update(); }
 
+void TimelineWidget::zoom_to_fit() {
+  const std::int64_t end = session_ ? session_->document().timeline.end_frame() : 0;
+  const double room = std::max(100, width() - kHeaderWidth - 40);
+  scroll_ = 0;
+  set_pixels_per_frame(room / static_cast<double>(std::max<std::int64_t>(end, 24)));
+}
+
 double TimelineWidget::frame_to_x(double frame) const { return kHeaderWidth + (frame - scroll_) * ppf_; }
 
 std::int64_t TimelineWidget::x_to_frame(double x) const {

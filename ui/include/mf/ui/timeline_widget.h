@@ -43,6 +43,8 @@ class TimelineWidget : public QWidget {
 
   double pixels_per_frame() const { return ppf_; }
   void set_pixels_per_frame(double ppf);
+  // Shows the whole timeline (at least one second of 24 frames) in the widget's width.
+  void zoom_to_fit();
   // Widget x <-> timeline frame.
   double frame_to_x(double frame) const;
   std::int64_t x_to_frame(double x) const;
