@@ -162,6 +162,16 @@ std::vector<Image> read_mask_sequence(const std::filesystem::path& folder_or_pat
   return out;
 }
 
+Image resize_image(const Image& image, int width, int height) {
+  check(!image.empty() && width > 0 && height > 0, ErrorCode::BadInput,
+        "resize_image: empty image or size " + std::to_string(width) + "x" + std::to_string(height));
+  if (image.width == width && image.height == height) return image;
+  cv::Mat out;
+  const bool shrink = width < image.width && height < image.height;
+  cv::resize(wrap(image), out, cv::Size(width, height), 0, 0, shrink ? cv::INTER_AREA : cv::INTER_LINEAR);
+  return from_mat(out);
+}
+
 Image threshold_mask(const Image& mask, int threshold) {
   require_mask(mask, "threshold_mask");
   Image out = Image::make(mask.width, mask.height, 1);

@@ -1,4 +1,4 @@
-// Mask and clip helpers for the pipeline, the canvas and training data (OpenCV underneath).
+// Mask, image and clip helpers for the pipeline, the canvas and training data (OpenCV underneath).
 // Masks are Gray8 images: 0 = keep, 255 = edit; values between are soft edges.
 // Stateless functions; thread-safe.
 #pragma once
@@ -19,6 +19,9 @@ std::vector<std::filesystem::path> list_image_sequence(const std::filesystem::pa
 // A mask image sequence as single-channel frames. An image with a non-opaque alpha channel uses alpha.
 // Throws BadInput when the folder holds no images or the sizes differ.
 std::vector<Image> read_mask_sequence(const std::filesystem::path& folder_or_pattern);
+
+// Resizes an RGB8 or Gray8 image (area averaging when shrinking, bilinear when enlarging).
+Image resize_image(const Image& image, int width, int height);
 
 // Binarises at `threshold` (value >= threshold -> 255).
 Image threshold_mask(const Image& mask, int threshold = 128);
