@@ -32,6 +32,10 @@
 #include "mf/ui/jobs_panel.h"
 #include "mf/ui/task_inspector.h"
 #include "mf/jobs/task_job.h"
+#include "mf/jobs/render.h"
+#include "mf/media/metadata.h"
+#include "mf/ui/export_dialog.h"
+#include <nlohmann/json.hpp>
 #include "gui_test_util.h"
 #include "mf/ui/main_window.h"
 
@@ -402,5 +406,42 @@ TEST(TaskInspector, SubmitQueuesTheJobAndTheTakeLands) {
   EXPECT_EQ(rows[0].task, "vinp");
   EXPECT_EQ(rows[0].prompt, "a white square moves right");
   ASSERT_EQ(st.wait_terminal(rows[0].id).toStdString(), "finished");
-  EXPECT_FALSE(st.window.session()->document().find_clip(st.clip_id)->take_group.empty());
+  const proj::Clip* src = st.window.session()->document().find_clip(st.clip_id);
+  ASSERT_FALSE(src->take_group.empty());
+
+  // Export the take: the file carries the job's recipe (seed, task), so it can be rerun from the file alone.
+  std::string take_id;
+  for (const auto& t : st.window.session()->document().timeline.tracks)
+    for (const auto& c : t.clips)
+      if (c.id != st.clip_id && c.take_group == src->take_group) take_id = c.id;
+  ASSERT_FALSE(take_id.empty());
+  mf::jobs::RenderOptions o;
+  o.clip_id = take_id;
+  const fs::path file = st.window.session()->folder() / "renders" / "exported_take.mp4";
+  ASSERT_TRUE(st.window.export_render(file, o, true)) << st.window.last_error().toStdString();
+  const auto recipe = nlohmann::json::parse(mf::media::read_recipe(file).value_or("{}"));
+  EXPECT_EQ(recipe.dump().find("vinp") != std::string::npos, true) << recipe.dump();
+  EXPECT_EQ(mf::media::probe(file).frame_count, 13);
+  // And the timeline: its in/out default is the whole timeline here.
+  mf::jobs::RenderOptions tl;
+  tl.codec = mf::media::Codec::Ffv1;
+  const fs::path tl_file = st.window.session()->folder() / "renders" / "timeline.mkv";
+  ASSERT_TRUE(st.window.export_render(tl_file, tl, true)) << st.window.last_error().toStdString();
+  EXPECT_EQ(mf::media::probe(tl_file).frame_count, st.window.session()->document().timeline.end_frame());
+}
+
+TEST(ExportDialog, OffersTheSourcesAndFollowsTheCodec) {
+  app();
+  mf::ui::ExportDialog d(false, "take 1", 96, 64, "/tmp/renders");
+  EXPECT_EQ(d.source(), mf::ui::ExportDialog::Source::Timeline);  // no in/out: the whole timeline first
+  d.set_source(mf::ui::ExportDialog::Source::Clip);
+  EXPECT_EQ(d.source(), mf::ui::ExportDialog::Source::Clip);
+  d.set_codec(mf::media::Codec::Ffv1);
+  EXPECT_EQ(d.file().extension(), ".mkv");
+  EXPECT_EQ(d.file().parent_path(), fs::path("/tmp/renders"));
+  EXPECT_EQ(d.options().codec, mf::media::Codec::Ffv1);
+  EXPECT_EQ(d.options().width, 0);  // a clip renders at its own size
+  d.set_source(mf::ui::ExportDialog::Source::Timeline);
+  EXPECT_EQ(d.options().width, 96);
+  EXPECT_EQ(d.options().height, 64);
 }

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include <QAction>
+#include <QApplication>
 #include <QCloseEvent>
 #include <QDockWidget>
 #include <QDragEnterEvent>
@@ -23,6 +24,7 @@
 #include <QMimeData>
 #include <QPixmap>
 #include <QPlainTextEdit>
+#include <QProgressDialog>
 #include <QScrollArea>
 #include <QVBoxLayout>
 #include <QSplitter>
@@ -36,7 +38,9 @@
 #include "mf/project/recent.h"
 #include "mf/project/session.h"
 #include "mf/ui/canvas_widget.h"
+#include "mf/ui/export_dialog.h"
 #include "mf/jobs/clip_job.h"
+#include "mf/jobs/render.h"
 #include "mf/jobs/task_job.h"
 #include "mf/ui/job_service.h"
 #include "mf/ui/jobs_panel.h"
@@ -229,10 +233,7 @@ void MainWindow::build_actions() {
     const QStringList files = QFileDialog::getOpenFileNames(this, "Import media");
     for (const QString& f : files) import_media(f.toStdString());
   });
-  QAction* exp = add(file, "&Export...", QKeySequence("Ctrl+E"), [this] {
-    statusBar()->showMessage("Export is not available in this build yet", 4000);
-  });
-  exp->setEnabled(false);
+  add(file, "&Export...", QKeySequence("Ctrl+E"), [this] { open_export_dialog(); });
   file->addSeparator();
   add(file, "&Quit", QKeySequence::Quit, [this] { close(); });
 
@@ -435,6 +436,55 @@ std::vector<std::filesystem::path> MainWindow::preset_folders(const std::filesys
     folders.push_back(std::filesystem::path(home) / ".config" / "manyfold" / "presets" / "styles");
   if (!project.empty()) folders.push_back(project / "presets" / "styles");
   return folders;
+}
+
+void MainWindow::open_export_dialog() {
+  if (!session_) {
+    QMessageBox::information(this, "Manyfold Studio", "Create or open a project first.");
+    return;
+  }
+  const proj::Project& doc = session_->document();
+  const proj::Clip* clip = doc.find_clip(timeline_->selected_clip());
+  ExportDialog dialog(doc.timeline.in_out.has_value(), clip ? QString::fromStdString(clip->name) : QString(),
+                      doc.resolution.width, doc.resolution.height, session_->folder() / "renders", this);
+  if (clip && !clip->recipe.is_null()) dialog.set_source(ExportDialog::Source::Clip);
+  if (dialog.exec() != QDialog::Accepted) return;
+  mf::jobs::RenderOptions o = dialog.options();
+  if (dialog.source() == ExportDialog::Source::Clip && clip) o.clip_id = clip->id;
+  if (dialog.source() == ExportDialog::Source::Timeline)
+    o.range = proj::FrameRange{0, doc.timeline.end_frame()};
+  if (export_render(dialog.file(), o))
+    statusBar()->showMessage("Exported " + QString::fromStdString(dialog.file().string()), 8000);
+}
+
+bool MainWindow::export_render(const std::filesystem::path& file, const mf::jobs::RenderOptions& options, bool quiet) {
+  last_error_.clear();
+  if (!session_) {
+    last_error_ = "create or open a project first";
+    return false;
+  }
+  std::unique_ptr<QProgressDialog> progress;
+  if (!quiet) {
+    progress = std::make_unique<QProgressDialog>("Exporting " + QString::fromStdString(file.filename().string()),
+                                                 "Cancel", 0, 100, this);
+    progress->setWindowModality(Qt::WindowModal);
+    progress->setMinimumDuration(300);
+  }
+  try {
+    mf::jobs::render(*session_, file, options, [&](int64_t done, int64_t total) {
+      if (!progress) return true;
+      progress->setMaximum(static_cast<int>(total));
+      progress->setValue(static_cast<int>(done));
+      QApplication::processEvents();
+      return !progress->wasCanceled();
+    });
+    return true;
+  } catch (const std::exception& e) {
+    last_error_ = QString::fromUtf8(e.what());
+    const auto* err = dynamic_cast<const mf::Error*>(&e);
+    if (!quiet && !(err && err->code() == mf::ErrorCode::Cancelled)) show_error("Export failed", e);
+    return false;
+  }
 }
 
 void MainWindow::focus_task_inspector() {

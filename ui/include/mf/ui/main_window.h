@@ -31,6 +31,7 @@ class QTimer;
 namespace mf::jobs {
 struct ClipJobRequest;
 struct TaskJobRequest;
+struct RenderOptions;
 }
 
 namespace mf::project {
@@ -71,6 +72,9 @@ class MainWindow : public QMainWindow {
   // Exports the clip's frames (and mask) and queues the job; the result lands as a take above the clip.
   // Returns the job id, or "" after reporting the error (message box unless `quiet`; last_error() keeps it).
   QString queue_clip_job(const mf::jobs::ClipJobRequest& request, bool quiet = false);
+  // Renders the timeline or a clip (options.clip_id) to `file` with a progress dialog (cancellable); errors in a
+  // message box unless `quiet` (last_error() keeps them). The Export dialog (Ctrl+E) calls it.
+  bool export_render(const std::filesystem::path& file, const mf::jobs::RenderOptions& options, bool quiet = false);
   // Any task from the current selection (what the inspector submits): exports its inputs and queues it.
   QString queue_task_job(const mf::jobs::TaskJobRequest& request, bool quiet = false);
   // What the inspector pre-fills from: the selected clip (else the clip under the playhead), the in/out range
@@ -112,6 +116,7 @@ class MainWindow : public QMainWindow {
   void show_error(const QString& what, const std::exception& e);
   void connect_job_service();
   void focus_task_inspector();
+  void open_export_dialog();
   void mark_clip(bool first);
   QString submit_job(const mf::tasks::TaskSpec& spec, const std::filesystem::path& output,
                      const std::string& source_clip_id);
