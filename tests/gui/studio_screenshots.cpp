@@ -4,7 +4,8 @@
 //   studio_screenshots --project projects/demo --out docs/screenshots [--model DIR]
 //
 // Shots: 1_project_open.png (the demo project, clip selected, inspector on vinp), 2_mask_painting.png (the brush
-// mid-stroke on the canvas), 3_job_running.png (a job in progress with its live preview in the Jobs dock).
+// mid-stroke on the canvas), 3_job_running.png (a job in progress with its live preview in the Jobs dock),
+// 4_diagnostics_overlay.png (the ImGui diagnostics overlay, F12, during that job).
 // The project is copied first (the original is not touched). Without --model, jobs run on a tiny random-weight
 // test pipeline written to a temporary folder: its preview is noise, which is what such a fixture makes.
 #include <cstdio>
@@ -138,6 +139,10 @@ int main(int argc, char** argv) {
   }
   if (!running) std::fprintf(stderr, "the job did not reach step 3 with a preview: %s\n", window.last_error().toStdString().c_str());
   ok = grab(window, out / "3_job_running.png") && ok && running;
+  // The diagnostics overlay (F12) over the canvas while the job runs.
+  window.set_diagnostics_visible(true);
+  pump(800);
+  ok = grab(window, out / "4_diagnostics_overlay.png") && ok;
   if (window.job_service()) window.job_service()->set_paused(true);
   window.session()->save();
   window.close();

@@ -13,6 +13,7 @@
 #include "mf/project/document.h"
 #include "mf/project/session.h"
 #include "mf/ui/canvas_widget.h"
+#include "mf/ui/diagnostics_overlay.h"
 #include "gui_test_util.h"
 #include "mf/ui/main_window.h"
 #include "mf/ui/timeline_widget.h"
@@ -193,4 +194,20 @@ TEST(StudioGui, RectangleEllipseAndMaskOperations) {
   w.undo();  // back to the holed box
   EXPECT_EQ(count_below(canvas->mask(), 128), holed);
   fs::remove_all(root);
+}
+
+TEST(StudioGui, DiagnosticsFallBackToTheStatusBarWithoutOpenGL) {
+  app();  // offscreen: no OpenGL windows, so no ImGui view; the same numbers go to the status bar
+  mf::ui::MainWindow w;
+  ASSERT_TRUE(w.new_project(temp_dir("diag"), true));
+  w.set_diagnostics_visible(true);
+  EXPECT_TRUE(w.diagnostics_visible());
+  EXPECT_EQ(w.diagnostics_overlay(), nullptr);
+  const auto lines = mf::ui::format_diagnostics(w.diagnostics_snapshot());
+  ASSERT_EQ(lines.size(), 4);
+  EXPECT_TRUE(lines[1].startsWith("decode cache"));
+  EXPECT_TRUE(lines[2].startsWith("engine idle"));
+  EXPECT_GT(w.diagnostics_snapshot().rss_bytes, 0);
+  w.set_diagnostics_visible(false);
+  EXPECT_FALSE(w.diagnostics_visible());
 }

@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include <QCursor>
+#include <QElapsedTimer>
 #include <QMouseEvent>
 #include <QPainter>
 #include <QWheelEvent>
@@ -62,7 +63,31 @@ QImage to_qimage(const mf::media::Image& img) {
 }
 }  // namespace
 
+mf::media::FrameCacheStats CanvasWidget::cache_stats() const {
+  mf::media::FrameCacheStats sum;
+  for (const auto& [path, cache] : caches_) {
+    if (!cache) continue;
+    const auto s = cache->stats();
+    sum.bytes += s.bytes;
+    sum.frames += s.frames;
+    sum.thumbnails += s.thumbnails;
+    sum.hits += s.hits;
+    sum.misses += s.misses;
+    sum.decoded += s.decoded;
+    sum.evicted += s.evicted;
+    sum.dropped += s.dropped;
+  }
+  return sum;
+}
+
 void CanvasWidget::reload() {
+  QElapsedTimer timer;
+  timer.start();
+  struct Done {
+    QElapsedTimer& t;
+    double& out;
+    ~Done() { out = static_cast<double>(t.nsecsElapsed()) * 1e-6; }
+  } done{timer, load_ms_};
   clip_id_.clear();
   source_frame_ = -1;
   frame_ = QImage();
@@ -145,6 +170,13 @@ QPointF CanvasWidget::widget_to_image(QPointF p) const {
 }
 
 void CanvasWidget::paintEvent(QPaintEvent*) {
+  QElapsedTimer timer;
+  timer.start();
+  struct Done {
+    QElapsedTimer& t;
+    double& out;
+    ~Done() { out = static_cast<double>(t.nsecsElapsed()) * 1e-6; }
+  } done{timer, paint_ms_};
   QPainter p(this);
   p.fillRect(rect(), QColor(18, 18, 20));
   if (frame_.isNull()) {

@@ -38,6 +38,7 @@
 #include "mf/project/recent.h"
 #include "mf/project/session.h"
 #include "mf/ui/canvas_widget.h"
+#include "mf/ui/diagnostics_overlay.h"
 #include "mf/ui/export_dialog.h"
 #include "mf/jobs/clip_job.h"
 #include "mf/jobs/render.h"
@@ -308,6 +309,9 @@ void MainWindow::build_actions() {
   });
 
   view_menu_->addSeparator();
+  QAction* diag = add(view_menu_, "&Diagnostics Overlay", QKeySequence(Qt::Key_F12),
+                      [this](bool on) { set_diagnostics_visible(on); });
+  diag->setCheckable(true);
   add(view_menu_, "Zoom Timeline to &Fit", QKeySequence("Shift+Z"), [this] { timeline_->zoom_to_fit(); });
   menuBar()->addMenu(view_menu_);
 }
@@ -484,6 +488,54 @@ bool MainWindow::export_render(const std::filesystem::path& file, const mf::jobs
     const auto* err = dynamic_cast<const mf::Error*>(&e);
     if (!quiet && !(err && err->code() == mf::ErrorCode::Cancelled)) show_error("Export failed", e);
     return false;
+  }
+}
+
+DiagnosticsSnapshot MainWindow::diagnostics_snapshot() const {
+  DiagnosticsSnapshot s;
+  s.paint_ms = canvas_->last_paint_ms();
+  s.load_ms = canvas_->last_load_ms();
+  const auto c = canvas_->cache_stats();
+  s.cache_hits = c.hits;
+  s.cache_misses = c.misses;
+  s.cache_frames = static_cast<int64_t>(c.frames);
+  s.cache_bytes = static_cast<int64_t>(c.bytes);
+  if (job_service_)
+    for (const JobRow& r : job_service_->jobs())
+      if (!r.terminal() && r.state != "queued" && r.state != "paused") {
+        s.job = r.id + " " + r.task;
+        s.step = r.step;
+        s.total = r.total;
+        s.step_seconds = r.seconds_per_step;
+        break;
+      }
+  s.rss_bytes = current_rss_bytes();
+  s.peak_rss_bytes = peak_rss_bytes_now();
+  return s;
+}
+
+void MainWindow::set_diagnostics_visible(bool on) {
+  diagnostics_on_ = on;
+  if (DiagnosticsOverlay::supported()) {
+    if (on && !overlay_) overlay_ = new DiagnosticsOverlay(canvas_, [this] { return diagnostics_snapshot(); });
+    if (overlay_) overlay_->setVisible(on);
+    return;
+  }
+  // No OpenGL on this platform (offscreen): the same numbers in the status bar.
+  if (!diagnostics_timer_) {
+    status_diag_ = new QLabel;
+    statusBar()->insertPermanentWidget(0, status_diag_);
+    diagnostics_timer_ = new QTimer(this);
+    diagnostics_timer_->setInterval(500);
+    connect(diagnostics_timer_, &QTimer::timeout, this,
+            [this] { status_diag_->setText(format_diagnostics(diagnostics_snapshot()).join("  |  ")); });
+  }
+  status_diag_->setVisible(on);
+  if (on) {
+    status_diag_->setText(format_diagnostics(diagnostics_snapshot()).join("  |  "));
+    diagnostics_timer_->start();
+  } else {
+    diagnostics_timer_->stop();
   }
 }
 

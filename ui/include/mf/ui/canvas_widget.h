@@ -22,6 +22,8 @@
 #include <QPointF>
 #include <QWidget>
 
+#include "mf/media/frame_cache.h"
+
 namespace mf::project {
 class ProjectSession;
 }
@@ -83,6 +85,11 @@ class CanvasWidget : public QWidget {
   // Applies `op` to the mask of the frame shown and commits it like a stroke. False when no clip is shown.
   bool apply_mask_op(MaskOp op, int amount = 8);
 
+  // For the diagnostics overlay: the last paint and frame fetch times and the decode caches' counters (summed).
+  double last_paint_ms() const { return paint_ms_; }
+  double last_load_ms() const { return load_ms_; }
+  mf::media::FrameCacheStats cache_stats() const;
+
  Q_SIGNALS:
   void status_message(const QString& text);
 
@@ -116,6 +123,7 @@ class CanvasWidget : public QWidget {
   bool stroking_ = false, panning_ = false, shaping_ = false;
   QPointF shape_start_, shape_end_;
   QPointF last_image_pt_, last_widget_pt_;
+  double paint_ms_ = 0, load_ms_ = 0;
 };
 
 }  // namespace mf::ui

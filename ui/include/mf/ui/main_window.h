@@ -42,6 +42,8 @@ class RecentProjects;
 namespace mf::ui {
 
 class CanvasWidget;
+class DiagnosticsOverlay;
+struct DiagnosticsSnapshot;
 class JobService;
 class JobsPanel;
 class TaskInspector;
@@ -91,6 +93,11 @@ class MainWindow : public QMainWindow {
   CanvasWidget* canvas() const { return canvas_; }
   TimelineWidget* timeline() const { return timeline_; }
   TaskInspector* task_inspector() const { return task_inspector_; }
+  // Diagnostics (F12): the ImGui overlay over the canvas where OpenGL is available, else a status bar line.
+  void set_diagnostics_visible(bool on);
+  bool diagnostics_visible() const { return diagnostics_on_; }
+  DiagnosticsOverlay* diagnostics_overlay() const { return overlay_; }
+  DiagnosticsSnapshot diagnostics_snapshot() const;
 
  protected:
   void closeEvent(QCloseEvent*) override;
@@ -134,6 +141,10 @@ class MainWindow : public QMainWindow {
   TaskInspector* task_inspector_ = nullptr;
   QDockWidget* inspector_dock_ = nullptr;
   QTimer* inspector_timer_ = nullptr;
+  DiagnosticsOverlay* overlay_ = nullptr;
+  QTimer* diagnostics_timer_ = nullptr;  // status bar fallback without OpenGL
+  QLabel* status_diag_ = nullptr;
+  bool diagnostics_on_ = false;
   JobsPanel* jobs_panel_ = nullptr;
   std::unique_ptr<JobService> job_service_;
   JobServiceFactory job_factory_;
