@@ -422,6 +422,30 @@ TEST(TaskInspector, SubmitQueuesTheJobAndTheTakeLands) {
   const auto recipe = nlohmann::json::parse(mf::media::read_recipe(file).value_or("{}"));
   EXPECT_EQ(recipe.dump().find("vinp") != std::string::npos, true) << recipe.dump();
   EXPECT_EQ(mf::media::probe(file).frame_count, 13);
+  // Same settings again: the take's job with a new seed lands as another take in the same group.
+  const QString again = st.window.same_settings_again(take_id, false, true);
+  ASSERT_FALSE(again.isEmpty()) << st.window.last_error().toStdString();
+  ASSERT_EQ(st.wait_terminal(again).toStdString(), "finished");
+  {
+    QElapsedTimer t2;
+    t2.start();
+    int takes = 0;
+    while (t2.elapsed() < 20000) {
+      takes = 0;
+      for (const auto& t : st.window.session()->document().timeline.tracks)
+        for (const auto& c : t.clips) takes += c.take_group == src->take_group && c.id != st.clip_id;
+      if (takes >= 2) break;
+      app().processEvents(QEventLoop::AllEvents, 20);
+    }
+    EXPECT_EQ(takes, 2);
+  }
+  const auto first_row = st.window.job_service()->jobs();
+  ASSERT_EQ(first_row.size(), 2);
+  EXPECT_EQ(first_row[1].prompt, first_row[0].prompt);
+  EXPECT_TRUE(st.window.same_settings_again(st.clip_id, false, true).isEmpty());  // footage has no recipe
+  EXPECT_NE(st.window.last_error().toStdString().find("not a generated take"), std::string::npos);
+  src = st.window.session()->document().find_clip(st.clip_id);
+
   // And the timeline: its in/out default is the whole timeline here.
   mf::jobs::RenderOptions tl;
   tl.codec = mf::media::Codec::Ffv1;

@@ -304,6 +304,12 @@ void MainWindow::build_actions() {
     if (task_inspector_->can_submit()) queue_task_job(task_inspector_->take_seed_for_submit());
     else statusBar()->showMessage("Cannot queue yet: " + task_inspector_->errors().join("; "), 6000);
   });
+  add(gen, "&Same Settings Again (new seed)", QKeySequence("Ctrl+Shift+G"), [this] {
+    same_settings_again(timeline_->selected_clip());
+  });
+  add(gen, "Same Settings Again, Same &Seed", QKeySequence("Ctrl+Alt+G"), [this] {
+    same_settings_again(timeline_->selected_clip(), true);
+  });
   add(gen, "&Pause/Resume Queue", QKeySequence("Ctrl+Shift+P"), [this] {
     if (job_service_) job_service_->set_paused(!job_service_->paused());
   });
@@ -410,6 +416,46 @@ QString MainWindow::queue_task_job(const mf::jobs::TaskJobRequest& request, bool
   } catch (const std::exception& e) {
     last_error_ = QString::fromUtf8(e.what());
     if (!quiet) show_error("Cannot queue the job", e);
+    return {};
+  }
+}
+
+QString MainWindow::same_settings_again(const std::string& take_clip_id, bool keep_seed, bool quiet) {
+  last_error_.clear();
+  try {
+    if (!session_) throw mf::Error(mf::ErrorCode::BadInput, "create or open a project first");
+    if (!job_service_) throw mf::Error(mf::ErrorCode::MissingModel, "no generation engine is connected");
+    const proj::Project& doc = session_->document();
+    const proj::Clip* take = doc.find_clip(take_clip_id);
+    if (!take) throw mf::Error(mf::ErrorCode::BadInput, "select a take on the timeline first");
+    if (!take->recipe.is_object() || !take->recipe.contains("job"))
+      throw mf::Error(mf::ErrorCode::BadInput, "the clip '" + take->name +
+                                                   "' is not a generated take (it has no job recipe): select a take");
+    mf::tasks::TaskSpec spec = mf::tasks::task_spec_from_json(take->recipe.at("job"), "the recipe of '" + take->name + "'");
+    if (!keep_seed) spec.seed.reset();
+    else if (take->recipe.contains("seed") && take->recipe["seed"].is_number_unsigned())
+      spec.seed = take->recipe["seed"].get<uint64_t>();
+    for (const auto& p : spec.images)
+      if (!std::filesystem::exists(p)) throw mf::Error(mf::ErrorCode::BadInput, "the take's input " + p + " is gone");
+    for (const auto& p : spec.clips)
+      if (!std::filesystem::exists(p)) throw mf::Error(mf::ErrorCode::BadInput, "the take's input " + p + " is gone");
+    // The new take joins the group of the original footage (the group's clip without a recipe), else this take.
+    std::string source = take->id;
+    if (!take->take_group.empty())
+      for (const auto& t : doc.timeline.tracks)
+        for (const auto& c : t.clips)
+          if (c.take_group == take->take_group && c.recipe.is_null()) source = c.id;
+    const std::filesystem::path out = session_->folder() / "renders" /
+        (std::filesystem::path(spec.output.empty() ? std::string("take") : spec.output).stem().string() + "_again" +
+         (mf::tasks::task_facts(spec.task).image_output ? ".png" : ".mp4"));
+    spec.output.clear();
+    std::filesystem::path target = out;
+    for (int i = 2; std::filesystem::exists(target); ++i)
+      target = out.parent_path() / (out.stem().string() + "_" + std::to_string(i) + out.extension().string());
+    return submit_job(spec, target, source);
+  } catch (const std::exception& e) {
+    last_error_ = QString::fromUtf8(e.what());
+    if (!quiet) show_error("Cannot queue the same settings again", e);
     return {};
   }
 }

@@ -77,6 +77,9 @@ class MainWindow : public QMainWindow {
   // Renders the timeline or a clip (options.clip_id) to `file` with a progress dialog (cancellable); errors in a
   // message box unless `quiet` (last_error() keeps them). The Export dialog (Ctrl+E) calls it.
   bool export_render(const std::filesystem::path& file, const mf::jobs::RenderOptions& options, bool quiet = false);
+  // "Same settings again" on a take: its recipe's job resubmitted (inputs as recorded in the project), with a new
+  // random seed unless `keep_seed`; the result lands in the same take group. "" after reporting the error.
+  QString same_settings_again(const std::string& take_clip_id, bool keep_seed = false, bool quiet = false);
   // Any task from the current selection (what the inspector submits): exports its inputs and queues it.
   QString queue_task_job(const mf::jobs::TaskJobRequest& request, bool quiet = false);
   // What the inspector pre-fills from: the selected clip (else the clip under the playhead), the in/out range
