@@ -12,6 +12,8 @@
 
 #include "mf/project/document.h"
 #include "mf/project/session.h"
+#include "mf/project/commands.h"
+#include "mf/project/selection.h"
 #include "mf/ui/canvas_widget.h"
 #include "mf/ui/diagnostics_overlay.h"
 #include "gui_test_util.h"
@@ -57,7 +59,7 @@ TEST(StudioGui, PaintMaskStrokeUndoRedo) {
   ASSERT_EQ(session->document().media.size(), 1u);
 
   // Double-click the bin item: a track and a clip appear.
-  auto* bin = w.findChild<QListWidget*>();
+  auto* bin = w.findChild<QListWidget*>("media_bin");
   ASSERT_NE(bin, nullptr);
   ASSERT_EQ(bin->count(), 1);
   Q_EMIT bin->itemDoubleClicked(bin->item(0));
@@ -137,7 +139,7 @@ TEST(StudioGui, RectangleEllipseAndMaskOperations) {
   ASSERT_TRUE(QTest::qWaitForWindowExposed(&w));
   ASSERT_TRUE(w.new_project(root / "proj", true));
   ASSERT_TRUE(w.import_media(png, true));
-  auto* bin = w.findChild<QListWidget*>();
+  auto* bin = w.findChild<QListWidget*>("media_bin");
   Q_EMIT bin->itemDoubleClicked(bin->item(0));
   w.set_playhead(0);
   auto* canvas = w.canvas();
@@ -210,4 +212,46 @@ TEST(StudioGui, DiagnosticsFallBackToTheStatusBarWithoutOpenGL) {
   EXPECT_GT(w.diagnostics_snapshot().rss_bytes, 0);
   w.set_diagnostics_visible(false);
   EXPECT_FALSE(w.diagnostics_visible());
+}
+
+TEST(StudioGui, StillsDropAsKeyframesAndReferencesBin) {
+  app();
+  const fs::path root = temp_dir("stills");
+  fs::create_directories(root);
+  QImage src(64, 48, QImage::Format_RGB888);
+  src.fill(QColor(200, 40, 40));
+  const fs::path png = root / "red.png";
+  ASSERT_TRUE(src.save(QString::fromStdString(png.string())));
+  mf::ui::MainWindow w;
+  ASSERT_TRUE(w.new_project(root / "proj", true));
+  ASSERT_TRUE(w.import_media(png, true));
+  auto* s = w.session();
+  const std::string media = s->document().media.front().id;
+  // A still dragged from the bin onto the timeline becomes a keyframe at the drop frame.
+  Q_EMIT w.timeline()->media_dropped(QString::fromStdString(media), 12, -1);
+  ASSERT_EQ(s->document().timeline.keyframes.stills.size(), 1u);
+  EXPECT_EQ(s->document().timeline.keyframes.stills[0].frame, 12);
+  EXPECT_TRUE(s->document().timeline.tracks.empty());  // no clip was added for a still
+  // The bin's drag payload is the media id.
+  auto* bin = w.findChild<QListWidget*>("media_bin");
+  ASSERT_NE(bin, nullptr);
+  ASSERT_EQ(bin->count(), 1);
+  // References: added from the bin, listed, undone.
+  ASSERT_TRUE(w.add_reference(media));
+  auto* refs = w.findChild<QListWidget*>("references_bin");
+  ASSERT_NE(refs, nullptr);
+  EXPECT_EQ(refs->count(), 1);
+  EXPECT_EQ(s->document().references.size(), 1u);
+  w.undo();
+  EXPECT_EQ(refs->count(), 0);
+  w.undo();
+  EXPECT_TRUE(s->document().timeline.keyframes.stills.empty());
+  // A still keyframe at the start of the in/out range is i2v's first frame.
+  ASSERT_TRUE(w.add_still_keyframe(media, 0));
+  s->push(std::make_unique<mf::project::SetInOut>(mf::project::FrameRange{0, 49}));
+  mf::project::Selection sel;
+  sel.range = mf::project::FrameRange{0, 49};
+  const auto in = mf::project::gather_task_inputs(s->document(), sel);
+  ASSERT_TRUE(in.first_frame.has_value());
+  EXPECT_EQ(in.first_frame->media_id, media);
 }

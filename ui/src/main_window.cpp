@@ -52,6 +52,37 @@ namespace mf::ui {
 
 namespace proj = mf::project;
 
+namespace {
+
+// The media bin: list items carry their media id and drag it to the timeline (TimelineWidget::kMediaMimeType).
+class MediaBin : public QListWidget {
+ public:
+  using QListWidget::QListWidget;
+
+ protected:
+  QStringList mimeTypes() const override { return {TimelineWidget::kMediaMimeType}; }
+  QMimeData* mimeData(const QList<QListWidgetItem*>& items) const override {
+    if (items.isEmpty()) return nullptr;
+    auto* m = new QMimeData;
+    m->setData(TimelineWidget::kMediaMimeType, items.front()->data(Qt::UserRole).toString().toUtf8());
+    return m;
+  }
+};
+
+QIcon media_icon(const proj::ProjectSession& session, const proj::MediaItem& m) {
+  try {
+    const mf::media::Image img = mf::media::read_image(session.to_absolute(m.path));
+    if (img.empty()) return {};
+    QImage q(img.data.data(), img.width, img.height, qsizetype(img.stride),
+             img.channels == 1 ? QImage::Format_Grayscale8 : QImage::Format_RGB888);
+    return QIcon(QPixmap::fromImage(q.scaled(128, 72, Qt::KeepAspectRatio, Qt::SmoothTransformation)));
+  } catch (const std::exception&) {
+    return {};  // missing file: listed without a thumbnail (missing_files() names it)
+  }
+}
+
+}  // namespace
+
 MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   setAcceptDrops(true);
   try {
@@ -90,6 +121,14 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   autosave_timer_->start();
 
   connect(timeline_, &TimelineWidget::seek_requested, this, [this](std::int64_t f) { set_playhead(f); });
+  connect(timeline_, &TimelineWidget::media_dropped, this, [this](const QString& id, std::int64_t frame, int track) {
+    if (!session_) return;
+    const proj::MediaItem* m = session_->document().find_media(id.toStdString());
+    if (!m) return;
+    // Stills dropped on the timeline become keyframes (first/last frames of generation tasks); videos become clips.
+    if (m->kind == proj::MediaKind::Image) add_still_keyframe(m->id, frame);
+    else add_media_to_timeline(m->id, track, frame);
+  });
   connect(timeline_, &TimelineWidget::selection_changed, this, [this](const QString&) { refresh_inspector(); });
   connect(timeline_, &TimelineWidget::status_message, this, [this](const QString& m) { statusBar()->showMessage(m, 4000); });
   connect(canvas_, &CanvasWidget::status_message, this, [this](const QString& m) { statusBar()->showMessage(m, 6000); });
@@ -107,46 +146,62 @@ MainWindow::~MainWindow() {
 }
 
 void MainWindow::build_docks() {
-  bin_ = new QListWidget;
+  bin_ = new MediaBin;
+  bin_->setObjectName("media_bin");
+  bin_->setDragEnabled(true);
+  bin_->setDragDropMode(QAbstractItemView::DragOnly);
+  bin_->setContextMenuPolicy(Qt::CustomContextMenu);
+  connect(bin_, &QListWidget::customContextMenuRequested, this, [this](const QPoint& pos) {
+    QListWidgetItem* item = bin_->itemAt(pos);
+    if (!item || !session_) return;
+    const std::string id = item->data(Qt::UserRole).toString().toStdString();
+    const proj::MediaItem* m = session_->document().find_media(id);
+    if (!m) return;
+    QMenu menu(this);
+    menu.addAction("Add to Timeline", this, [this, id] { add_media_to_timeline(id, -1, -1); });
+    if (m->kind == proj::MediaKind::Image)
+      menu.addAction("Still Keyframe at Playhead", this, [this, id] { add_still_keyframe(id, playhead_); });
+    menu.addAction("Add to References", this, [this, id] { add_reference(id); });
+    menu.exec(bin_->viewport()->mapToGlobal(pos));
+  });
   bin_->setViewMode(QListView::IconMode);
   bin_->setIconSize(QSize(128, 72));
   bin_->setResizeMode(QListView::Adjust);
   bin_->setToolTip("Media bin: drop files on the window to import; double-click to add to the timeline");
   connect(bin_, &QListWidget::itemDoubleClicked, this, [this](QListWidgetItem* item) {
-    if (!session_) return;
-    try {
-      const std::string media_id = item->data(Qt::UserRole).toString().toStdString();
-      const proj::MediaItem& m = proj::require_media(session_->document(), media_id);
-      auto& stack = session_->undo_stack();
-      stack.begin_macro("Add clip");
-      try {
-        std::string track_id;
-        if (session_->document().timeline.tracks.empty())
-          track_id = session_->push(std::make_unique<proj::AddTrack>("V1")).track_id();
-        else
-          track_id = session_->document().timeline.tracks.front().id;
-        proj::ClipPlacement place;
-        place.track_id = track_id;
-        place.media_id = m.id;
-        place.source = {0, m.kind == proj::MediaKind::Image ? std::int64_t(48) : m.frame_count};
-        place.timeline_start = proj::require_track(session_->document(), track_id).clips.empty()
-                                   ? 0
-                                   : proj::require_track(session_->document(), track_id).clips.back().timeline_end();
-        place.name = m.name;
-        session_->push(std::make_unique<proj::AddClip>(place));
-        stack.end_macro();
-      } catch (...) {
-        stack.abort_macro();
-        throw;
-      }
-    } catch (const std::exception& e) {
-      show_error("Cannot add the clip", e);
-    }
+    add_media_to_timeline(item->data(Qt::UserRole).toString().toStdString(), -1, -1);
   });
   auto* bin_dock = new QDockWidget("Media", this);
   bin_dock->setObjectName("media_dock");
   bin_dock->setWidget(bin_);
   addDockWidget(Qt::LeftDockWidgetArea, bin_dock);
+
+  refs_ = new QListWidget;
+  refs_->setObjectName("references_bin");
+  refs_->setViewMode(QListView::IconMode);
+  refs_->setIconSize(QSize(96, 54));
+  refs_->setResizeMode(QListView::Adjust);
+  refs_->setToolTip("Reference images (right-click a still in the media bin: Add to References). Delete removes one.\n"
+                    "The 15 official MfM tasks do not read references; they are kept with the project for "
+                    "models and LoRAs that do.");
+  auto* del_ref = new QAction(refs_);
+  del_ref->setShortcut(QKeySequence::Delete);
+  del_ref->setShortcutContext(Qt::WidgetShortcut);
+  refs_->addAction(del_ref);
+  connect(del_ref, &QAction::triggered, this, [this] {
+    if (!session_ || !refs_->currentItem()) return;
+    try {
+      session_->push(std::make_unique<proj::RemoveReference>(refs_->currentItem()->data(Qt::UserRole).toString().toStdString()));
+    } catch (const std::exception& e) {
+      statusBar()->showMessage(e.what(), 4000);
+    }
+  });
+  auto* refs_dock = new QDockWidget("References", this);
+  refs_dock->setObjectName("references_dock");
+  refs_dock->setWidget(refs_);
+  addDockWidget(Qt::LeftDockWidgetArea, refs_dock);
+  tabifyDockWidget(bin_dock, refs_dock);
+  bin_dock->raise();
 
   inspector_ = new QLabel;
   inspector_->setAlignment(Qt::AlignTop | Qt::AlignLeft);
@@ -188,7 +243,7 @@ void MainWindow::build_docks() {
   resizeDocks({bin_dock, inspector_dock_}, {330, 400}, Qt::Horizontal);
 
   view_menu_ = new QMenu("&View", this);
-  for (QDockWidget* d : {bin_dock, insp_dock, jobs_dock}) view_menu_->addAction(d->toggleViewAction());
+  for (QDockWidget* d : {bin_dock, refs_dock, insp_dock, jobs_dock}) view_menu_->addAction(d->toggleViewAction());
 }
 
 void MainWindow::build_actions() {
@@ -780,23 +835,79 @@ void MainWindow::document_changed() {
 
 void MainWindow::refresh_bin() {
   bin_->clear();
+  refs_->clear();
   if (!session_) return;
-  for (const auto& m : session_->document().media) {
+  const proj::Project& doc = session_->document();
+  for (const auto& m : doc.media) {
     auto* item = new QListWidgetItem(QString::fromStdString(m.name));
     item->setData(Qt::UserRole, QString::fromStdString(m.id));
-    item->setToolTip(QString("%1\n%2x%3, %4 frames").arg(QString::fromStdString(m.path)).arg(m.size.width)
-                         .arg(m.size.height).arg(m.frame_count));
-    try {
-      const mf::media::Image img = mf::media::read_image(session_->to_absolute(m.path));
-      if (!img.empty()) {
-        QImage q(img.data.data(), img.width, img.height, qsizetype(img.stride),
-                 img.channels == 1 ? QImage::Format_Grayscale8 : QImage::Format_RGB888);
-        item->setIcon(QIcon(QPixmap::fromImage(q.scaled(128, 72, Qt::KeepAspectRatio, Qt::SmoothTransformation))));
-      }
-    } catch (const std::exception&) {
-      // Missing file: listed without a thumbnail (missing_files() names it).
-    }
+    item->setToolTip(QString("%1\n%2x%3, %4 frames\nDrag to the timeline (stills become keyframes); right-click for more")
+                         .arg(QString::fromStdString(m.path)).arg(m.size.width).arg(m.size.height).arg(m.frame_count));
+    item->setIcon(media_icon(*session_, m));
     bin_->addItem(item);
+  }
+  for (const auto& r : doc.references) {
+    const proj::MediaItem* m = doc.find_media(r.media_id);
+    auto* item = new QListWidgetItem(QString::fromStdString(r.label.empty() && m ? m->name : r.label));
+    item->setData(Qt::UserRole, QString::fromStdString(r.id));
+    if (m) item->setIcon(media_icon(*session_, *m));
+    refs_->addItem(item);
+  }
+}
+
+bool MainWindow::add_media_to_timeline(const std::string& media_id, int track_index, std::int64_t frame) {
+  if (!session_) return false;
+  try {
+    const proj::MediaItem& m = proj::require_media(session_->document(), media_id);
+    auto& stack = session_->undo_stack();
+    stack.begin_macro("Add clip");
+    try {
+      const auto& tracks = session_->document().timeline.tracks;
+      std::string track_id;
+      if (tracks.empty()) track_id = session_->push(std::make_unique<proj::AddTrack>("V1")).track_id();
+      else if (track_index >= 0 && track_index < static_cast<int>(tracks.size())) track_id = tracks[size_t(track_index)].id;
+      else track_id = tracks.front().id;
+      const proj::Track& track = proj::require_track(session_->document(), track_id);
+      proj::ClipPlacement place;
+      place.track_id = track_id;
+      place.media_id = m.id;
+      place.source = {0, m.kind == proj::MediaKind::Image ? std::int64_t(48) : m.frame_count};
+      place.timeline_start = frame >= 0 ? frame : (track.clips.empty() ? 0 : track.clips.back().timeline_end());
+      place.name = m.name;
+      session_->push(std::make_unique<proj::AddClip>(place));
+      stack.end_macro();
+    } catch (...) {
+      stack.abort_macro();
+      throw;
+    }
+    return true;
+  } catch (const std::exception& e) {
+    statusBar()->showMessage(QString("Cannot add the clip: %1").arg(e.what()), 6000);
+    return false;
+  }
+}
+
+bool MainWindow::add_still_keyframe(const std::string& media_id, std::int64_t frame) {
+  if (!session_) return false;
+  try {
+    session_->push(std::make_unique<proj::AddStillKeyframe>(media_id, frame));
+    statusBar()->showMessage(QString("Still keyframe at frame %1").arg(frame), 3000);
+    return true;
+  } catch (const std::exception& e) {
+    statusBar()->showMessage(QString("Cannot add the keyframe: %1").arg(e.what()), 6000);
+    return false;
+  }
+}
+
+bool MainWindow::add_reference(const std::string& media_id) {
+  if (!session_) return false;
+  try {
+    session_->push(std::make_unique<proj::AddReference>(media_id, ""));
+    statusBar()->showMessage("Added to References", 3000);
+    return true;
+  } catch (const std::exception& e) {
+    statusBar()->showMessage(QString("Cannot add the reference: %1").arg(e.what()), 6000);
+    return false;
   }
 }
 

@@ -1,5 +1,9 @@
 #include "mf/ui/timeline_widget.h"
 
+#include <QDragEnterEvent>
+#include <QDropEvent>
+#include <QMimeData>
+
 #include <algorithm>
 #include <cmath>
 
@@ -19,6 +23,7 @@ namespace mf::ui {
 namespace proj = mf::project;
 
 TimelineWidget::TimelineWidget(QWidget* parent) : QWidget(parent) {
+  setAcceptDrops(true);
   setMinimumHeight(140);
   setMouseTracking(true);
   setFocusPolicy(Qt::ClickFocus);
@@ -259,6 +264,33 @@ void TimelineWidget::paintEvent(QPaintEvent*) {
   };
   draw_mark(tl.keyframes.first_frame, QColor(90, 220, 120), "F");
   draw_mark(tl.keyframes.last_frame, QColor(240, 170, 60), "L");
+  // First/last clip marks: a bar under the ruler over the marked range.
+  auto draw_clip_mark = [&](const std::optional<proj::ClipRangeMark>& m, const QColor& color, const QString& label) {
+    if (!m) return;
+    const proj::Clip* c = doc.find_clip(m->clip_id);
+    if (!c) return;
+    const double x0 = frame_to_x(double(c->timeline_frame_of(m->source.start)));
+    const double x1 = frame_to_x(double(c->timeline_frame_of(m->source.end)));
+    p.fillRect(QRectF(x0, kRulerHeight - 5, x1 - x0, 4), color);
+    p.setPen(color);
+    p.drawText(QPointF(x0 + 2, kRulerHeight - 7), label);
+  };
+  draw_clip_mark(tl.keyframes.first_clip, QColor(90, 220, 120), "first clip");
+  draw_clip_mark(tl.keyframes.last_clip, QColor(240, 170, 60), "last clip");
+  // Still keyframes dropped from the bin: a diamond on the ruler with the still's thumbnail tooltip-free label.
+  for (const auto& still : tl.keyframes.stills) {
+    const double x = frame_to_x(double(still.frame) + 0.5);
+    QPolygonF d;
+    d << QPointF(x, kRulerHeight - 12) << QPointF(x + 5, kRulerHeight - 7) << QPointF(x, kRulerHeight - 2)
+      << QPointF(x - 5, kRulerHeight - 7);
+    p.setPen(QPen(QColor(120, 180, 255), 1));
+    p.setBrush(QColor(120, 180, 255));
+    p.drawPolygon(d);
+    if (const proj::MediaItem* m = doc.find_media(still.media_id)) {
+      p.setPen(QColor(160, 200, 255));
+      p.drawText(QPointF(x + 7, kRulerHeight - 3), QString::fromStdString(m->name));
+    }
+  }
   // Playhead.
   const double px = frame_to_x(double(playhead_));
   p.setPen(QPen(QColor(255, 70, 70), 2));
@@ -270,6 +302,23 @@ void TimelineWidget::paintEvent(QPaintEvent*) {
   // Header column border.
   p.setPen(QColor(60, 60, 65));
   p.drawLine(kHeaderWidth - 1, 0, kHeaderWidth - 1, height());
+}
+
+void TimelineWidget::dragEnterEvent(QDragEnterEvent* e) {
+  if (session_ && e->mimeData()->hasFormat(kMediaMimeType)) e->acceptProposedAction();
+}
+
+void TimelineWidget::dragMoveEvent(QDragMoveEvent* e) {
+  if (session_ && e->mimeData()->hasFormat(kMediaMimeType)) e->acceptProposedAction();
+}
+
+void TimelineWidget::dropEvent(QDropEvent* e) {
+  if (!session_ || !e->mimeData()->hasFormat(kMediaMimeType)) return;
+  const QString media_id = QString::fromUtf8(e->mimeData()->data(kMediaMimeType));
+  const QPointF pos = e->position();
+  const auto track = track_at_y(int(pos.y()));
+  Q_EMIT media_dropped(media_id, x_to_frame(pos.x()), track ? static_cast<int>(*track) : -1);
+  e->acceptProposedAction();
 }
 
 void TimelineWidget::mousePressEvent(QMouseEvent* e) {

@@ -80,6 +80,11 @@ class MainWindow : public QMainWindow {
   // "Same settings again" on a take: its recipe's job resubmitted (inputs as recorded in the project), with a new
   // random seed unless `keep_seed`; the result lands in the same take group. "" after reporting the error.
   QString same_settings_again(const std::string& take_clip_id, bool keep_seed = false, bool quiet = false);
+  // Media bin actions (also reached by double-click, drag-and-drop onto the timeline and the bin's context menu).
+  // Each is one undoable step; errors go to the status bar. track_index/frame -1: the first track, after its end.
+  bool add_media_to_timeline(const std::string& media_id, int track_index, std::int64_t frame);
+  bool add_still_keyframe(const std::string& media_id, std::int64_t frame);
+  bool add_reference(const std::string& media_id);
   // Any task from the current selection (what the inspector submits): exports its inputs and queues it.
   QString queue_task_job(const mf::jobs::TaskJobRequest& request, bool quiet = false);
   // What the inspector pre-fills from: the selected clip (else the clip under the playhead), the in/out range
@@ -140,6 +145,7 @@ class MainWindow : public QMainWindow {
   CanvasWidget* canvas_ = nullptr;
   TimelineWidget* timeline_ = nullptr;
   QListWidget* bin_ = nullptr;
+  QListWidget* refs_ = nullptr;
   QLabel* inspector_ = nullptr;
   TaskInspector* task_inspector_ = nullptr;
   QDockWidget* inspector_dock_ = nullptr;

@@ -50,6 +50,8 @@ class TimelineWidget : public QWidget {
   std::int64_t x_to_frame(double x) const;
 
   static constexpr int kRulerHeight = 26;
+  // Drag-and-drop payload of a media bin item: the media id (UTF-8).
+  static constexpr const char* kMediaMimeType = "application/x-manyfold-media-id";
   static constexpr int kTrackHeight = 54;
   static constexpr int kMaskRowHeight = 16;
   static constexpr int kHeaderWidth = 90;
@@ -58,6 +60,8 @@ class TimelineWidget : public QWidget {
   void seek_requested(std::int64_t frame);
   void selection_changed(const QString& clip_id);
   void status_message(const QString& text);
+  // A media item dragged from the bin was dropped at a timeline frame over track `track_index` (-1: no track).
+  void media_dropped(const QString& media_id, std::int64_t frame, int track_index);
 
  protected:
   void paintEvent(QPaintEvent*) override;
@@ -65,6 +69,9 @@ class TimelineWidget : public QWidget {
   void mouseMoveEvent(QMouseEvent*) override;
   void mouseReleaseEvent(QMouseEvent*) override;
   void wheelEvent(QWheelEvent*) override;
+  void dragEnterEvent(QDragEnterEvent*) override;
+  void dragMoveEvent(QDragMoveEvent*) override;
+  void dropEvent(QDropEvent*) override;
   QSize sizeHint() const override { return {800, 220}; }
 
  private:
