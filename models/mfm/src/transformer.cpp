@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "mf/core/error.h"
+#include "mf/io/autocast.h"
 
 namespace mf::mfm {
 
@@ -339,7 +340,71 @@ BlockContext Transformer3DModelImpl::embed(const TransformerInputs& in, torch::T
   return ctx;
 }
 
+namespace {
+
+// Block-level gradient checkpointing (reentrant, as torch.utils.checkpoint): the forward runs without
+// recording; the backward re-runs the block with autograd on detached copies of its inputs and back-propagates
+// through it, which accumulates the block's parameter gradients and returns those of its tensor inputs.
+// The autocast state of the forward is restored for the recomputation.
+struct BlockCheckpoint : public torch::autograd::Function<BlockCheckpoint> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* c, torch::Tensor x, torch::Tensor temb,
+                               torch::Tensor text, torch::Tensor text_bias, torch::Tensor rope_cos,
+                               torch::Tensor rope_sin, int64_t block_ptr, int64_t gt, int64_t gh, int64_t gw) {
+    c->save_for_backward({x, temb, text, text_bias, rope_cos, rope_sin});
+    c->saved_data["block"] = block_ptr;
+    c->saved_data["grid"] = std::vector<int64_t>{gt, gh, gw};
+    c->saved_data["autocast"] = mf::io::cpu_autocast_enabled();
+    c->saved_data["autocast_dtype"] = static_cast<int64_t>(mf::io::cpu_autocast_dtype());
+    int64_t needs = 0, bit = 1;  // input i needs a gradient: bit i
+    for (const auto& t : {x, temb, text, text_bias, rope_cos, rope_sin}) {
+      if (t.defined() && t.requires_grad()) needs |= bit;
+      bit <<= 1;
+    }
+    c->saved_data["needs"] = needs;
+    auto* block = reinterpret_cast<TransformerBlockImpl*>(block_ptr);
+    BlockContext ctx{temb, text, text_bias, rope_cos, rope_sin, gt, gh, gw};
+    return block->forward(x, ctx);
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* c,
+                                                 torch::autograd::variable_list grad_out) {
+    auto saved = c->get_saved_variables();
+    const int64_t needs_bits = c->saved_data["needs"].toInt();
+    auto needs_of = [&](size_t i) { return ((needs_bits >> i) & 1) != 0; };
+    std::vector<torch::Tensor> in;
+    for (size_t i = 0; i < saved.size(); ++i) {
+      torch::Tensor t = saved[i];
+      if (t.defined()) {
+        t = t.detach();
+        if (needs_of(i)) t.requires_grad_(true);
+      }
+      in.push_back(t);
+    }
+    auto* block = reinterpret_cast<TransformerBlockImpl*>(c->saved_data["block"].toInt());
+    const auto grid = c->saved_data["grid"].toIntVector();
+    torch::Tensor out;
+    {
+      torch::AutoGradMode on(true);
+      mf::io::CpuAutocastGuard ac(c->saved_data["autocast"].toBool(),
+                                  static_cast<c10::ScalarType>(c->saved_data["autocast_dtype"].toInt()));
+      BlockContext ctx{in[1], in[2], in[3], in[4], in[5], grid[0], grid[1], grid[2]};
+      out = block->forward(in[0], ctx);
+    }
+    torch::autograd::backward({out}, {grad_out[0]});
+    torch::autograd::variable_list grads;
+    for (size_t i = 0; i < in.size(); ++i) grads.push_back(in[i].defined() && needs_of(i) ? in[i].grad() : torch::Tensor());
+    for (int k = 0; k < 4; ++k) grads.emplace_back();  // block_ptr, gt, gh, gw
+    return grads;
+  }
+};
+
+}  // namespace
+
 torch::Tensor Transformer3DModelImpl::run_block(int i, const torch::Tensor& x, const BlockContext& ctx) {
+  if (gradient_checkpointing_ && torch::GradMode::is_enabled() && x.requires_grad())
+    return BlockCheckpoint::apply(x, ctx.temb, ctx.text, ctx.text_bias, ctx.rope_cos, ctx.rope_sin,
+                                  reinterpret_cast<int64_t>(block_list_.at(i).get()), ctx.grid_t, ctx.grid_h,
+                                  ctx.grid_w);
   return block_list_.at(i)->forward(x, ctx);
 }
 

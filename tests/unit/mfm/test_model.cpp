@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "mf/core/error.h"
+#include "mf/io/autocast.h"
 #include "mf/mfm/transformer.h"
 #include "mfm_test_util.h"
 
@@ -422,4 +423,58 @@ TEST(MfmModel, Bf16PolicyTracksFp32) {
     moved->to(torch::kBFloat16);
     EXPECT_TRUE(moved->forward(in).equal(b)) << upcast;
   }
+}
+
+TEST(MfmModel, GradientCheckpointingGivesTheSameGradients) {
+  torch::manual_seed(3);
+  const Config cfg = tiny_config();
+  Transformer3DModel model(cfg);
+  {
+    torch::NoGradGuard ng;  // no zero-initialised layers: every parameter gets a gradient worth comparing
+    for (auto& p : model->parameters()) p.normal_(0.0, 0.05);
+  }
+  auto in = random_inputs(cfg, 2, 5, 32, 32, 6, 11, 4);
+  in.encoder_hidden_states.requires_grad_(true);  // as when the text encoder trains jointly
+  auto run = [&](bool checkpointing) {
+    model->set_gradient_checkpointing(checkpointing);
+    model->zero_grad();
+    if (in.encoder_hidden_states.grad().defined()) in.encoder_hidden_states.mutable_grad().zero_();
+    torch::Tensor out = model->forward(in);
+    (out.square().mean() + out.mean()).backward();
+    std::vector<torch::Tensor> g;
+    for (const auto& p : model->parameters()) g.push_back(p.grad().defined() ? p.grad().clone() : torch::zeros_like(p));
+    g.push_back(in.encoder_hidden_states.grad().clone());
+    return std::make_pair(out.detach(), g);
+  };
+  const auto [out_plain, g_plain] = run(false);
+  const auto [out_ckpt, g_ckpt] = run(true);
+  EXPECT_TRUE(torch::equal(out_plain, out_ckpt));
+  ASSERT_EQ(g_plain.size(), g_ckpt.size());
+  int nonzero = 0;
+  for (size_t i = 0; i < g_plain.size(); ++i) {
+    const double diff = (g_ckpt[i] - g_plain[i]).norm().item<double>(), ref = g_plain[i].norm().item<double>();
+    EXPECT_LE(diff, 1e-5 * ref + 1e-9) << "gradient " << i;
+    nonzero += g_plain[i].abs().sum().item<double>() > 0;
+  }
+  EXPECT_GT(nonzero, static_cast<int>(g_plain.size()) / 2);  // the check sees real gradients
+  // Without autograd recording (inference) nothing changes.
+  torch::NoGradGuard ng;
+  EXPECT_TRUE(torch::equal(model->forward(in), out_plain));
+}
+
+TEST(MfmModel, CpuAutocastRunsMatmulsInBf16AndRestoresTheState) {
+  EXPECT_FALSE(mf::io::cpu_autocast_enabled());
+  const auto a = torch::randn({4, 8}), b = torch::randn({8, 3});
+  {
+    mf::io::CpuAutocastGuard ac(true);
+    EXPECT_TRUE(mf::io::cpu_autocast_enabled());
+    EXPECT_EQ(torch::mm(a, b).scalar_type(), torch::kBFloat16);
+    {
+      mf::io::CpuAutocastGuard off(false);
+      EXPECT_EQ(torch::mm(a, b).scalar_type(), torch::kFloat);
+    }
+    EXPECT_TRUE(mf::io::cpu_autocast_enabled());
+  }
+  EXPECT_FALSE(mf::io::cpu_autocast_enabled());
+  EXPECT_EQ(torch::mm(a, b).scalar_type(), torch::kFloat);
 }

@@ -196,6 +196,11 @@ class Transformer3DModelImpl : public torch::nn::Module {
   const ModelOptions& options() const { return opts_; }
   int64_t parameter_count() const;  // exact, from named_parameters()
   RopeCache& rope_cache() { return rope_cache_; }
+  // Training: recompute each block's activations in the backward pass instead of keeping them (activation
+  // memory of one block instead of all; about one more forward per step). Used only while autograd records;
+  // the outputs and gradients equal the plain forward's (the block is deterministic: no dropout).
+  void set_gradient_checkpointing(bool on) { gradient_checkpointing_ = on; }
+  bool gradient_checkpointing() const { return gradient_checkpointing_; }
 
   ConditionAdapter cond_conv{nullptr};
   PatchEmbed pos_embed{nullptr};
@@ -208,6 +213,7 @@ class Transformer3DModelImpl : public torch::nn::Module {
   ModelOptions opts_;
   std::vector<TransformerBlock> block_list_;  // global block order, whatever the chunking
   RopeCache rope_cache_;
+  bool gradient_checkpointing_ = false;
 };
 TORCH_MODULE(Transformer3DModel);
 

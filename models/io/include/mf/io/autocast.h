@@ -1,0 +1,29 @@
+// Mixed precision for training: LibTorch's autocast on the CPU (bf16) behind one small API, because the C++
+// names changed between LibTorch 1.13 (set_cpu_enabled / set_autocast_cpu_dtype) and 2.4+
+// (set_autocast_enabled(device, ...) / set_autocast_dtype(device, ...)). Matmuls and convolutions run in the
+// autocast dtype while the weights (and the optimizer's master copy) stay float32.
+//
+// Threading: autocast state is thread-local; a guard affects the thread that created it.
+#pragma once
+
+#include <c10/core/ScalarType.h>
+
+namespace mf::io {
+
+bool cpu_autocast_enabled();
+c10::ScalarType cpu_autocast_dtype();
+
+// Enables (or disables) CPU autocast with `dtype` for its lifetime and restores the previous state after.
+class CpuAutocastGuard {
+ public:
+  explicit CpuAutocastGuard(bool enabled, c10::ScalarType dtype = c10::kBFloat16);
+  ~CpuAutocastGuard();
+  CpuAutocastGuard(const CpuAutocastGuard&) = delete;
+  CpuAutocastGuard& operator=(const CpuAutocastGuard&) = delete;
+
+ private:
+  bool prev_enabled_;
+  c10::ScalarType prev_dtype_;
+};
+
+}  // namespace mf::io
