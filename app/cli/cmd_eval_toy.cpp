@@ -17,7 +17,7 @@ namespace fs = std::filesystem;
 int run_eval_toy(const std::vector<std::string>& argv) {
   mf::cli::Args args(argv, {});
   const auto unknown = args.unknown({"model", "clips", "steps", "guidance", "out", "markdown", "tasks", "width",
-                                     "height", "frames", "dataset-seed", "threads"});
+                                     "height", "frames", "dataset-seed", "threads", "render"});
   if (!unknown.empty()) return mf::cli::usage_error("eval-toy", "unknown option " + unknown[0]);
   const auto model = args.get("model");
   if (!model) return mf::cli::usage_error("eval-toy", "give the model folder: --model DIR");
@@ -30,6 +30,7 @@ int run_eval_toy(const std::vector<std::string>& argv) {
   o.frames = args.get_int("frames", o.frames);
   o.dataset_seed = static_cast<uint64_t>(args.get_int("dataset-seed", static_cast<int>(o.dataset_seed)));
   if (args.has("guidance")) o.guidance = args.get_double("guidance", 6.0);
+  if (auto r = args.get("render")) o.render_dir = *r;
   if (auto t = args.get("tasks")) {
     o.tasks.clear();
     std::stringstream ss(*t);
@@ -74,7 +75,9 @@ int run_eval_toy(const std::vector<std::string>& argv) {
 MF_CLI_COMMAND("eval-toy", "measure a model on held-out toy-world clips against simple per-task baselines",
                "manyfold eval-toy --model DIR [--clips 8] [--steps 20] [--guidance G] [--tasks vinp,t2v,...]\n"
                "                  [--width 96 --height 64 --frames 17] [--dataset-seed 1] [--out report.json]\n"
-               "                  [--markdown table.md] [--threads N]\n"
+               "                  [--markdown table.md] [--render DIR] [--threads N]\n"
+               "  --render DIR writes DIR/<task>.png for each task's first clip: input | model | ground truth rows,\n"
+               "  first / middle / last frames.\n"
                "  Runs each task (default vinp iinp voutp ioutp vcolor icolor vsr isr t2v) through the pipeline on\n"
                "  held-out clips (the validation split of the toy dataset of --dataset-seed, which training never\n"
                "  sees) and compares PSNR/SSIM in the regenerated region with OpenCV Telea inpainting, edge\n"

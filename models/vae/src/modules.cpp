@@ -8,6 +8,17 @@
 
 namespace mf::vae {
 
+namespace {
+// GroupNorm over an input of another dtype than its weights (bf16 activations under autocast, float32 weights
+// in training) normalises in the weights' dtype; LibTorch 1.13's CPU kernel refuses mixed dtypes. Same dtypes
+// (every inference path) take the plain call.
+torch::Tensor norm_in_weight_dtype(torch::nn::GroupNorm& gn, const torch::Tensor& x) {
+  const auto& w = gn->weight;
+  if (!w.defined() || w.scalar_type() == x.scalar_type()) return gn->forward(x);
+  return gn->forward(x.to(w.scalar_type()));
+}
+}  // namespace
+
 namespace F = torch::nn::functional;
 
 int64_t ConvCache::bytes() const {
@@ -158,7 +169,7 @@ torch::Tensor SpatialNorm3DImpl::forward(const torch::Tensor& f, const torch::Te
     }
     ctx.zq_resized[key] = z;
   }
-  auto out = norm_layer->forward(f);
+  auto out = norm_in_weight_dtype(norm_layer, f);
   {
     auto y = conv_y->forward(z, ctx);
     if (recording(out) || recording(y)) out = out * y;
@@ -191,10 +202,10 @@ ResnetBlock3DImpl::ResnetBlock3DImpl(int64_t in_channels, int64_t out_channels, 
 }
 
 torch::Tensor ResnetBlock3DImpl::forward(const torch::Tensor& x, const torch::Tensor& zq, RunContext& ctx) {
-  torch::Tensor h = sn1 ? sn1->forward(x, zq, ctx) : gn1->forward(x);
+  torch::Tensor h = sn1 ? sn1->forward(x, zq, ctx) : norm_in_weight_dtype(gn1, x);
   silu_in_place(h);
   h = conv1->forward(h, ctx);
-  h = sn2 ? sn2->forward(h, zq, ctx) : gn2->forward(h);
+  h = sn2 ? sn2->forward(h, zq, ctx) : norm_in_weight_dtype(gn2, h);
   silu_in_place(h);
   h = conv2->forward(h, ctx);  // dropout is 0 (and inference only)
   if (in_channels_ != out_channels_) {
@@ -317,7 +328,7 @@ torch::Tensor Encoder3DImpl::forward(const torch::Tensor& x, RunContext& ctx) {
     if (b.down) h = b.down->forward(h, ctx);
   }
   for (auto& r : mid_) h = r->forward(h, none, ctx);
-  h = norm_out->forward(h);
+  h = norm_in_weight_dtype(norm_out, h);
   silu_in_place(h);
   return conv_out->forward(h, ctx);
 }

@@ -453,3 +453,33 @@ TEST(Progress, LinesAndDurations) {
   EXPECT_NE(bar.str().find("\r"), std::string::npos);
   EXPECT_NE(bar.str().find("[########################] 10/10"), std::string::npos) << bar.str();
 }
+
+TEST(VaeTraining, Bf16AutocastAndSampleRenders) {
+  TempDir dir("bf16");
+  auto base = tiny_config({{"steps", 2}, {"checkpoint_every", 0}, {"warmup_steps", 1}});
+  auto bf16 = tiny_config({{"steps", 2}, {"checkpoint_every", 0}, {"warmup_steps", 1}, {"precision", "bf16"},
+                           {"sample_every", 2}});
+  auto run = [&](const TrainConfig& cfg, const std::string& sub) {
+    torch::manual_seed(5);
+    VaeStage stage(cfg);
+    auto opt = quiet(dir.str(sub));
+    opt.export_at_end = false;
+    Trainer t(stage, cfg, opt);
+    t.run();
+    for (const auto& p : stage.module().parameters()) EXPECT_EQ(p.scalar_type(), torch::kFloat);  // master weights
+    return t.session_losses();
+  };
+  const auto l32 = run(base, "fp32"), l16 = run(bf16, "bf16");
+  ASSERT_EQ(l16.size(), 2u);
+  for (double l : l16) EXPECT_TRUE(std::isfinite(l));
+  EXPECT_NE(l32[0], l16[0]) << "bf16 autocast had no effect on the forward pass";
+  EXPECT_NEAR(l32[0], l16[0], 0.05 * std::abs(l32[0]));
+  // sample_every 2: reconstructions of a validation clip at step 2, and a record of them
+  const fs::path samples = fs::path(dir.str("bf16")) / "samples" / "step_00000002";
+  EXPECT_TRUE(fs::exists(samples / "samples.json"));
+  EXPECT_TRUE(fs::exists(samples / "recon_0_frame_0.png"));
+  EXPECT_FALSE(fs::exists(fs::path(dir.str("fp32")) / "samples"));
+  EXPECT_NE(config_error({{"stage", "vae"}, {"steps", 1}, {"precision", "fp16"}}).find("precision"), std::string::npos);
+  EXPECT_NE(config_error({{"stage", "vae"}, {"steps", 1}, {"gradient_checkpointing", true}}).find("only used by stage"),
+            std::string::npos);
+}

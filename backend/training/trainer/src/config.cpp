@@ -227,6 +227,9 @@ TrainConfig TrainConfig::from_json(const json& j, const std::string& origin) {
   r.integer("keep_checkpoints", c.keep_checkpoints, 1, 1000);
   r.integer("log_every", c.log_every, 1, int64_t(1) << 40);
   r.integer("threads", c.threads, 0, 1024);
+  r.choice("precision", c.precision, {"fp32", "bf16"});
+  r.boolean("gradient_checkpointing", c.gradient_checkpointing);
+  r.integer("sample_every", c.sample_every, 0, int64_t(1) << 40);
   if (r.has("vae")) read_vae(r.at("vae"), c.vae, problems);
   if (r.has("depth")) {
     if (c.stage != "depth") problems.push_back("'depth' options are only used by stage \"depth\"");
@@ -254,6 +257,9 @@ TrainConfig TrainConfig::from_json(const json& j, const std::string& origin) {
                        " (the VAE's spatial compression), found " + std::to_string(c.width) + "x" +
                        std::to_string(c.height));
   if (c.min_lr > c.lr) problems.push_back("'min_lr' must not exceed 'lr'");
+  if (c.gradient_checkpointing && c.stage != "mfm")
+    problems.push_back("'gradient_checkpointing' checkpoints the MfM transformer's blocks: it is only used by stage "
+                       "\"mfm\"");
 
   if (!problems.empty()) {
     std::string msg = origin + ": " + std::to_string(problems.size()) + " problem" + (problems.size() > 1 ? "s" : "") +
@@ -319,6 +325,9 @@ json TrainConfig::to_json() const {
               {"keep_checkpoints", keep_checkpoints},
               {"log_every", log_every},
               {"threads", threads},
+              {"precision", precision},
+              {"gradient_checkpointing", gradient_checkpointing},
+              {"sample_every", sample_every},
               {"vae", v}};
   if (!depth.empty()) out["depth"] = depth;
   if (!mfm.empty()) out["mfm"] = mfm;
@@ -337,8 +346,10 @@ double TrainConfig::lr_at(int64_t step) const {
 }
 
 std::vector<std::string> resume_conflicts(const TrainConfig& saved, const TrainConfig& now) {
+  // Keys that do not change what is computed (gradient checkpointing recomputes the same values).
   static const std::set<std::string> free_keys = {"steps",     "checkpoint_every", "checkpoint_minutes",
-                                                  "log_every", "keep_checkpoints", "threads"};
+                                                  "log_every", "keep_checkpoints", "threads",
+                                                  "gradient_checkpointing", "sample_every"};
   std::vector<std::string> out;
   const json a = saved.to_json(), b = now.to_json();
   for (auto it = a.begin(); it != a.end(); ++it) {

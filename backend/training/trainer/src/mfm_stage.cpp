@@ -1,6 +1,8 @@
 // The MfM stage: DiT + T5 trained on toy-world clips with the official condition construction (see mfm_stage.h).
 #include "mf/training/mfm_stage.h"
 
+#include "mf/training/toy_eval.h"
+
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -9,6 +11,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "mf/core/error.h"
+#include "mf/io/autocast.h"
 #include "mf/io/tensor_io.h"
 #include "mf/tasks/prompt.h"
 #include "mf/tasks/task_spec.h"
@@ -443,6 +446,7 @@ MfmStage::MfmStage(const TrainConfig& cfg, MfmStageOptions options)
   transformer_ = mf::mfm::Transformer3DModel(
       mf::mfm::Config::from_json_text(opt_.transformer_config(opt_.text_d_model).dump(), "mfm transformer config"));
   init_transformer(*transformer_, cfg.seed * 2 + 2);
+  transformer_->set_gradient_checkpointing(cfg.gradient_checkpointing);
   root_ = std::make_shared<RootImpl>();
   root_->register_module("transformer", transformer_.ptr());
   root_->register_module("text_encoder", t5_.ptr());
@@ -500,6 +504,7 @@ MfmStage::Example MfmStage::make_example(TaskId task, Split split, const std::ve
         continue;
       }
     }
+    mf::io::CpuAutocastGuard fp32(false);  // the frozen VAE encodes in float32 (exact, cached latents)
     auto z = vae_->encode(targets[b].unsqueeze(0)).mean;
     if (cacheable) latent_cache_.emplace(key, z);
     lat.push_back(z);
@@ -594,6 +599,41 @@ json MfmStage::evaluate() {
   out["latent_scale"] = channel_scale_;
   root_->train();
   return out;
+}
+
+json MfmStage::render_samples(const std::string& dir, int64_t step) {
+  const std::string folder = export_model(dir);
+  struct Cleanup {
+    std::string path;
+    ~Cleanup() {
+      std::error_code ec;
+      fs::remove_all(path, ec);
+    }
+  } cleanup{folder};
+  mf::pipeline::LoadOptions lo;
+  lo.load_depth = false;
+  auto pipe = mf::pipeline::Pipeline::load(folder, lo);
+  ToyEvalOptions o;
+  o.tasks.clear();
+  for (TaskId t : {TaskId::VInp, TaskId::VSR, TaskId::T2V})
+    if (std::find(task_list_.begin(), task_list_.end(), t) != task_list_.end()) o.tasks.push_back(t);
+  if (o.tasks.empty()) o.tasks.push_back(task_list_.front());
+  o.clips = 1;
+  o.steps = 10;
+  o.guidance = 1.0;
+  o.width = cfg_.width;
+  o.height = cfg_.height;
+  o.frames = cfg_.frames;
+  o.dataset_seed = cfg_.seed;
+  o.max_shapes = cfg_.max_shapes;
+  o.sr_factor = opt_.sr_factor;
+  o.chroma_clips = 1;
+  o.render_dir = dir;
+  const auto report = evaluate_toy_model(*pipe, o);
+  json files = json::array();
+  for (TaskId t : o.tasks) files.push_back(std::string(tasks::task_facts(t).key) + ".png");
+  return {{"step", step}, {"files", files}, {"evaluation", mf::eval::report_to_json(report)},
+          {"note", "one held-out clip per task, 10 steps, guidance 1, through Pipeline::load of the exported weights"}};
 }
 
 std::string MfmStage::export_model(const std::string& out_dir) {

@@ -1,6 +1,10 @@
 // The training loop shared by every stage.
 #include "mf/training/trainer.h"
 
+#include <cstdio>
+
+#include "mf/io/autocast.h"
+
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -174,7 +178,12 @@ int64_t Trainer::run(int64_t max_steps) {
     for (auto& g : optimizer_->param_groups()) g.options().set_lr(lr);
 
     optimizer_->zero_grad();
-    StepResult r = stage_.train_step(state_);
+    StepResult r;
+    {
+      mf::io::CpuAutocastGuard autocast(cfg_.precision == "bf16");  // forward only; backward outside
+      r = stage_.train_step(state_);
+    }
+    if (r.loss.scalar_type() != torch::kFloat) r.loss = r.loss.to(torch::kFloat);
     const double loss = r.loss.item<double>();
     if (!std::isfinite(loss))
       throw mf::Error(mf::ErrorCode::BadInput,
@@ -202,6 +211,23 @@ int64_t Trainer::run(int64_t max_steps) {
 
     const bool by_steps = cfg_.checkpoint_every > 0 && state_.step % cfg_.checkpoint_every == 0;
     const bool by_time = cfg_.checkpoint_minutes > 0 && seconds_since(last_checkpoint) >= cfg_.checkpoint_minutes * 60;
+    if (cfg_.sample_every > 0 && state_.step % cfg_.sample_every == 0) {
+      char name[32];
+      std::snprintf(name, sizeof name, "step_%08lld", static_cast<long long>(state_.step));
+      const std::string dir = (fs::path(opt_.out_dir) / "samples" / name).string();
+      try {
+        torch::NoGradGuard ng;
+        const nlohmann::json rendered = stage_.render_samples(dir, state_.step);
+        if (!rendered.is_null()) {
+          write_file_atomic((fs::path(dir) / "samples.json").string(), rendered.dump(2) + "\n");
+          progress.message("samples of step " + std::to_string(state_.step) + " in " + dir);
+        }
+      } catch (const std::exception& e) {
+        // A failed render must not lose the training run: say so and go on.
+        progress.message(std::string("sample render at step ") + std::to_string(state_.step) + " failed: " + e.what());
+      }
+      stage_.module().train();
+    }
     if ((by_steps || by_time) && state_.step < cfg_.steps) {
       save_checkpoint();
       last_checkpoint = Clock::now();

@@ -131,6 +131,13 @@ std::string VaeStage::export_model(const std::string& out_dir) {
   return dir;
 }
 
+nlohmann::json VaeStage::render_samples(const std::string& dir, int64_t step) {
+  const auto paths = write_reconstruction_pngs(dir, 0, {0, cfg_.frames / 2, cfg_.frames - 1});
+  nlohmann::json files = nlohmann::json::array();
+  for (const auto& p : paths) files.push_back(fs::path(p).filename().string());
+  return {{"step", step}, {"files", files}, {"note", "validation clip 0: input | reconstruction"}};
+}
+
 std::vector<std::string> VaeStage::write_reconstruction_pngs(const std::string& out_dir, int64_t index,
                                                              const std::vector<int>& frame_list) {
   const Split split = data_.size(Split::Validation) > index ? Split::Validation : Split::Train;

@@ -82,6 +82,13 @@ struct TrainConfig {
   int keep_checkpoints = 2;
   int64_t log_every = 10;
   int threads = 0;
+  // "fp32", or "bf16": the forward pass under CPU autocast (matmuls and convolutions in bfloat16), weights,
+  // gradients and AdamW state in float32.
+  std::string precision = "fp32";
+  // Recompute each transformer block in the backward pass instead of storing its activations (stage "mfm").
+  bool gradient_checkpointing = false;
+  // Every N steps, sample renders through the inference pipeline under <out>/samples/step_N (0 = never).
+  int64_t sample_every = 0;
   VaeStageOptions vae;
   // The "depth" / "mfm" sections as validated by their stage (DepthStageOptions / MfmStageOptions::to_json();
   // empty objects for other stages).

@@ -97,6 +97,10 @@ class MfmStage : public Stage {
   // Validation loss per task at fixed sigmas (0.25, 0.5, 0.75) and fixed noise.
   nlohmann::json evaluate() override;
   std::string export_model(const std::string& out_dir) override;  // <out_dir>/pipeline
+  // Exports the current weights to <dir>/pipeline, runs vinp, vsr and t2v (those trained) on one held-out clip
+  // through the inference pipeline (10 steps, guidance 1) and writes <task>.png sheets; the exported folder is
+  // removed afterwards. Returns the evaluation rows of that clip.
+  nlohmann::json render_samples(const std::string& dir, int64_t step) override;
 
   const std::vector<double>& latent_scale() const { return channel_scale_; }
   mf::vae::CogVideoXVae& vae() { return *vae_; }

@@ -21,6 +21,8 @@
 #include <string>
 #include <vector>
 
+#include <opencv2/core.hpp>
+
 #include "mf/eval/report.h"
 #include "mf/pipeline/pipeline.h"
 #include "mf/tasks/task_id.h"
@@ -38,6 +40,9 @@ struct ToyEvalOptions {
   int sr_factor = 4;
   int chroma_clips = 16;       // training clips for the mean-chroma baseline
   uint64_t seed = 1;           // sampling seeds (seed + clip index)
+  // When set: for the first clip of each task, <render_dir>/<task>.png, rows input | model | ground truth (t2v:
+  // model | ground truth) and columns the first, middle and last frames (images: one column).
+  std::string render_dir;
 
   static std::vector<tasks::TaskId> default_tasks();  // vinp iinp voutp ioutp vcolor icolor vsr isr t2v
 };
@@ -47,6 +52,9 @@ using ToyEvalProgress = std::function<void(const std::string& task, int clip, in
 
 // Throws mf::Error from the pipeline (e.g. a model without a text encoder) or BadInput for sizes the toy world
 // or a task cannot make.
+// The sample sheets written with ToyEvalOptions::render_dir (one image of rows x columns frames).
+void write_sample_sheet(const std::string& path, const std::vector<std::vector<cv::Mat>>& rows);
+
 mf::eval::EvalReport evaluate_toy_model(mf::pipeline::Pipeline& pipeline, const ToyEvalOptions& options,
                                         const ToyEvalProgress& progress = nullptr);
 

@@ -4,7 +4,8 @@
 // Trainer owns everything else: AdamW with the config's lr schedule (linear warmup, constant or cosine),
 // gradient clipping, the TrainState, atomic checkpoints every `checkpoint_every` steps, every
 // `checkpoint_minutes` and when stopped, exact resume from the latest checkpoint, loss.csv, summary.json and
-// the progress line. fp32 only.
+// the progress line. Precision fp32, or bf16 autocast for the forward pass (float32 master weights); sample
+// renders every `sample_every` steps (Stage::render_samples) under <out>/samples/step_N.
 //
 // Output folder:
 //   <out>/train_config.json   the resolved config (defaults filled in), written when a run starts
@@ -58,6 +59,14 @@ class Stage {
   virtual nlohmann::json evaluate() { return nlohmann::json::object(); }
   // Writes the trained component under out_dir; returns the path written.
   virtual std::string export_model(const std::string& out_dir) = 0;
+  // Sample renders of the current weights under `dir` (created), through the same code as inference where the
+  // component has one; returns what was written and measured (null: this stage renders nothing). Must not draw
+  // from the run's random streams (resume stays exact).
+  virtual nlohmann::json render_samples(const std::string& dir, int64_t step) {
+    (void)dir;
+    (void)step;
+    return nullptr;
+  }
 };
 
 struct TrainerOptions {

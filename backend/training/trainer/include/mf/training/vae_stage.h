@@ -42,6 +42,8 @@ class VaeStage : public Stage {
   // Validation split with the posterior mean: rec_l1, mse, psnr (dB, on [0, 1] after clamping), kl,
   // latent_mean and latent_std (over every latent value; the DiT stage scales latents by 1/0.958917567).
   nlohmann::json evaluate() override;
+  // Input | reconstruction PNGs of validation clip 0 (first, middle and last frames) through encode/decode.
+  nlohmann::json render_samples(const std::string& dir, int64_t step) override;
   std::string export_model(const std::string& out_dir) override;  // writes <out_dir>/vae, returns it
 
   // Reconstruction of `video` with the posterior mean, no autograd ([B, 3, T, H, W], unclamped).
