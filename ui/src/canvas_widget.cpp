@@ -63,6 +63,16 @@ QImage to_qimage(const mf::media::Image& img) {
 }
 }  // namespace
 
+namespace {
+// Writes the milliseconds of its own lifetime into `out` (the diagnostics overlay's paint/fetch times).
+struct ScopedMs {
+  explicit ScopedMs(double& o) : out(o) { timer.start(); }
+  ~ScopedMs() { out = static_cast<double>(timer.nsecsElapsed()) * 1e-6; }
+  double& out;
+  QElapsedTimer timer;
+};
+}  // namespace
+
 mf::media::FrameCacheStats CanvasWidget::cache_stats() const {
   mf::media::FrameCacheStats sum;
   for (const auto& [path, cache] : caches_) {
@@ -81,13 +91,7 @@ mf::media::FrameCacheStats CanvasWidget::cache_stats() const {
 }
 
 void CanvasWidget::reload() {
-  QElapsedTimer timer;
-  timer.start();
-  struct Done {
-    QElapsedTimer& t;
-    double& out;
-    ~Done() { out = static_cast<double>(t.nsecsElapsed()) * 1e-6; }
-  } done{timer, load_ms_};
+  const ScopedMs timed(load_ms_);
   clip_id_.clear();
   source_frame_ = -1;
   frame_ = QImage();
@@ -170,13 +174,7 @@ QPointF CanvasWidget::widget_to_image(QPointF p) const {
 }
 
 void CanvasWidget::paintEvent(QPaintEvent*) {
-  QElapsedTimer timer;
-  timer.start();
-  struct Done {
-    QElapsedTimer& t;
-    double& out;
-    ~Done() { out = static_cast<double>(t.nsecsElapsed()) * 1e-6; }
-  } done{timer, paint_ms_};
+  const ScopedMs timed(paint_ms_);
   QPainter p(this);
   p.fillRect(rect(), QColor(18, 18, 20));
   if (frame_.isNull()) {
