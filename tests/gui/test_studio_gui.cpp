@@ -255,3 +255,56 @@ TEST(StudioGui, StillsDropAsKeyframesAndReferencesBin) {
   ASSERT_TRUE(in.first_frame.has_value());
   EXPECT_EQ(in.first_frame->media_id, media);
 }
+
+TEST(StudioGui, BrushOpacityAndHardness) {
+  app();
+  const fs::path root = temp_dir("brush");
+  fs::create_directories(root);
+  QImage src(160, 96, QImage::Format_RGB888);
+  src.fill(QColor(90, 120, 150));
+  const fs::path png = root / "flat.png";
+  ASSERT_TRUE(src.save(QString::fromStdString(png.string())));
+  mf::ui::MainWindow w;
+  w.resize(1200, 800);
+  w.show();
+  ASSERT_TRUE(QTest::qWaitForWindowExposed(&w));
+  ASSERT_TRUE(w.new_project(root / "proj", true));
+  ASSERT_TRUE(w.import_media(png, true));
+  auto* bin = w.findChild<QListWidget*>("media_bin");
+  Q_EMIT bin->itemDoubleClicked(bin->item(0));
+  w.set_playhead(2);
+  auto* canvas = w.canvas();
+  ASSERT_FALSE(canvas->clip_id().empty());
+  auto stroke = [&](QPointF from, QPointF to, int moves) {
+    const QPoint a = canvas->image_to_widget(from).toPoint(), b = canvas->image_to_widget(to).toPoint();
+    QTest::mousePress(canvas, Qt::LeftButton, {}, a);
+    for (int i = 1; i <= moves; ++i) QTest::mouseMove(canvas, a + (b - a) * i / moves);
+    // back and forth over the same pixels: one stroke never goes past its opacity
+    for (int i = moves; i >= 0; --i) QTest::mouseMove(canvas, a + (b - a) * i / moves);
+    QTest::mouseRelease(canvas, Qt::LeftButton, {}, a);
+  };
+  canvas->set_tool(mf::ui::MaskTool::Brush);
+  canvas->set_brush_size(20);
+  canvas->set_brush_opacity(0.5);
+  stroke({20, 30}, {140, 30}, 12);
+  const int half = qGray(canvas->mask().pixel(80, 30));
+  EXPECT_NEAR(half, 128, 12) << "half-opacity stroke";
+  // A second stroke (a new stroke) at 50% goes half-way again: 255 -> 128 -> 64.
+  stroke({20, 30}, {140, 30}, 12);
+  EXPECT_NEAR(qGray(canvas->mask().pixel(80, 30)), 64, 12);
+  // Soft brush: full effect at the centre, fading to nothing at the rim.
+  canvas->set_brush_opacity(1.0);
+  canvas->set_brush_hardness(0.0);
+  stroke({80, 70}, {80, 70}, 1);
+  EXPECT_LT(qGray(canvas->mask().pixel(80, 70)), 30);
+  const int mid = qGray(canvas->mask().pixel(80 + 5, 70));  // half the radius
+  EXPECT_GT(mid, 60);
+  EXPECT_LT(mid, 200);
+  EXPECT_GT(qGray(canvas->mask().pixel(80 + 11, 70)), 240);
+  // Each stroke is one undo step.
+  const size_t keys = w.session()->document().timeline.mask_tracks.front().keyframes.size();
+  EXPECT_EQ(keys, 1u);
+  w.undo();
+  EXPECT_NEAR(qGray(canvas->mask().pixel(80, 30)), 64, 12);
+  EXPECT_GT(qGray(canvas->mask().pixel(80, 70)), 240);
+}

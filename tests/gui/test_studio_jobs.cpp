@@ -454,6 +454,31 @@ TEST(TaskInspector, SubmitQueuesTheJobAndTheTakeLands) {
   EXPECT_EQ(mf::media::probe(tl_file).frame_count, st.window.session()->document().timeline.end_frame());
 }
 
+TEST(StudioJobs, CanvasShowsTheMaskTheJobWillUse) {
+  app();
+  Studio st(test_model().string());
+  st.paint_mask(0);
+  st.paint_mask(12);
+  st.window.set_playhead(6);
+  auto* canvas = st.window.canvas();
+  EXPECT_EQ(canvas->mask_kind(), proj::MaskSampleKind::Held);  // the default: hold
+  st.window.set_mask_interpolation(proj::MaskInterpolation::Flow);
+  st.window.set_playhead(6);
+  EXPECT_EQ(canvas->mask_kind(), proj::MaskSampleKind::Interpolated);
+  EXPECT_EQ(canvas->mask().size(), QSize(96, 64));
+  st.window.set_mask_interpolation(proj::MaskInterpolation::None);
+  st.window.set_playhead(6);
+  EXPECT_EQ(canvas->mask_kind(), proj::MaskSampleKind::None);
+  // Holding over in/out carries frame 0's mask even with interpolation none.
+  st.window.session()->push(std::make_unique<proj::SetInOut>(proj::FrameRange{0, 8}));
+  st.window.hold_mask_over_in_out(true);
+  st.window.set_playhead(6);
+  EXPECT_EQ(canvas->mask_kind(), proj::MaskSampleKind::Held);
+  st.window.undo();
+  st.window.set_playhead(6);
+  EXPECT_EQ(canvas->mask_kind(), proj::MaskSampleKind::None);
+}
+
 TEST(ExportDialog, OffersTheSourcesAndFollowsTheCodec) {
   app();
   mf::ui::ExportDialog d(false, "take 1", 96, 64, "/tmp/renders");

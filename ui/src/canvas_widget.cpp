@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <stdexcept>
 
@@ -10,12 +11,14 @@
 #include <QElapsedTimer>
 #include <QMouseEvent>
 #include <QPainter>
+#include <QRadialGradient>
 #include <QWheelEvent>
 
 #include "mf/media/mask.h"
 #include "mf/media/frame_cache.h"
 #include "mf/media/reader.h"
 #include "mf/project/commands.h"
+#include "mf/project/selection.h"
 #include "mf/project/session.h"
 
 namespace mf::ui {
@@ -60,6 +63,13 @@ QImage to_qimage(const mf::media::Image& img) {
   QImage q(img.data.data(), img.width, img.height, static_cast<qsizetype>(img.stride),
            img.channels == 1 ? QImage::Format_Grayscale8 : QImage::Format_RGB888);
   return q.copy();  // own the pixels
+}
+
+// A Grayscale8 QImage as a single-channel media image.
+mf::media::Image to_media(const QImage& gray) {
+  auto im = mf::media::Image::make(gray.width(), gray.height(), 1);
+  for (int y = 0; y < gray.height(); ++y) std::memcpy(im.row(y), gray.constScanLine(y), static_cast<size_t>(gray.width()));
+  return im;
 }
 }  // namespace
 
@@ -142,14 +152,38 @@ void CanvasWidget::reload() {
   }
   mask_ = QImage(frame_.size(), QImage::Format_Grayscale8);
   mask_.fill(255);  // keep everything until painted
+  mask_kind_ = proj::MaskSampleKind::None;
   for (const proj::MaskTrack* mt : doc.mask_tracks_for_clip(clip->id)) {
-    // Hold: the latest painted keyframe at or before this frame (the first one before any).
-    const proj::MaskKeyframe* kf = nullptr;
-    for (const auto& k : mt->keyframes)
-      if (k.frame <= source_frame_ || !kf) kf = &k;
-    if (kf && (mt->interpolation != proj::MaskInterpolation::None || kf->frame == source_frame_)) {
-      QImage loaded(QString::fromStdString(session_->to_absolute(kf->path).string()));
-      if (!loaded.isNull()) mask_ = loaded.convertToFormat(QImage::Format_Grayscale8).scaled(frame_.size());
+    // The mask track's own rules (painted, held, none, or propagated with optical flow), as the job exports them.
+    const proj::MaskSample sample = proj::sample_mask(*mt, source_frame_);
+    mask_kind_ = sample.kind;
+    auto load = [&](const std::string& rel) {
+      QImage m(QString::fromStdString(session_->to_absolute(rel).string()));
+      return m.isNull() ? m : m.convertToFormat(QImage::Format_Grayscale8).scaled(frame_.size());
+    };
+    if (sample.kind == proj::MaskSampleKind::Painted || sample.kind == proj::MaskSampleKind::Held) {
+      const QImage m = load(sample.path);
+      if (!m.isNull()) mask_ = m;
+    } else if (sample.kind == proj::MaskSampleKind::Interpolated) {
+      try {
+        const proj::MediaItem* media = doc.find_media(clip->media_id);
+        auto& cache = caches_[session_->to_absolute(media->path).string()];
+        auto frame_at = [&](int64_t f) {
+          auto r = cache->request(f);
+          mf::media::FramePtr fp = r.exact ? r.frame : (r.pending.valid() ? r.pending.get() : r.frame);
+          if (!fp) throw std::runtime_error("frame " + std::to_string(f) + " could not be decoded");
+          return *fp;
+        };
+        const QImage ma = load(sample.path), mb = load(sample.path_b);
+        if (!ma.isNull() && !mb.isNull() && cache) {
+          const mf::media::Image out = mf::media::interpolate_mask_flow(
+              frame_at(sample.frame_a), to_media(ma), frame_at(sample.frame_b), to_media(mb),
+              frame_at(source_frame_), sample.t);
+          mask_ = to_qimage(out).convertToFormat(QImage::Format_Grayscale8);
+        }
+      } catch (const std::exception& e) {
+        Q_EMIT status_message(QString("Cannot propagate the mask to this frame: %1").arg(e.what()));
+      }
     }
     break;  // the first mask track of the clip is the one painted here
   }
@@ -225,18 +259,53 @@ void CanvasWidget::paintEvent(QPaintEvent*) {
 
 void CanvasWidget::stamp(QPointF from, QPointF to) {
   if (mask_.isNull()) return;
-  QPainter p(&mask_);
-  p.setRenderHint(QPainter::Antialiasing, true);
-  const QColor color = tool_ == MaskTool::Brush ? QColor(0, 0, 0) : QColor(255, 255, 255);
-  p.setPen(QPen(color, brush_size_, Qt::SolidLine, Qt::RoundCap, Qt::RoundJoin));
-  if (from == to) {
+  if (stroke_cov_.size() != mask_.size()) {  // a stamp outside a press (programmatic): a one-dab stroke
+    stroke_base_ = mask_.copy();
+    stroke_cov_ = QImage(mask_.size(), QImage::Format_Grayscale8);
+    stroke_cov_.fill(0);
+  }
+  // Coverage of the stroke so far (max of the dabs, so overlapping dabs never exceed the opacity): dabs every
+  // quarter brush along the segment, each a disc that is solid up to `hardness` of its radius and falls off to 0
+  // at the edge.
+  const double r = std::max(0.5, brush_size_ / 2.0);
+  {
+    QPainter p(&stroke_cov_);
+    p.setRenderHint(QPainter::Antialiasing, true);
+    p.setCompositionMode(QPainter::CompositionMode_Lighten);
     p.setPen(Qt::NoPen);
-    p.setBrush(color);
-    p.drawEllipse(from, brush_size_ / 2.0, brush_size_ / 2.0);
-  } else {
-    p.drawLine(from, to);
+    const double len = std::hypot(to.x() - from.x(), to.y() - from.y());
+    const int n = std::max(1, static_cast<int>(std::ceil(len / std::max(1.0, r / 2.0))));
+    for (int i = 0; i <= n; ++i) {
+      const QPointF c = from + (to - from) * (static_cast<double>(i) / n);
+      if (hardness_ >= 0.999) {
+        p.setBrush(QColor(255, 255, 255));
+      } else {
+        QRadialGradient g(c, r);
+        g.setColorAt(0.0, QColor(255, 255, 255));
+        g.setColorAt(std::clamp(hardness_, 0.0, 0.999), QColor(255, 255, 255));
+        g.setColorAt(1.0, QColor(0, 0, 0));
+        p.setBrush(g);
+      }
+      p.drawEllipse(c, r, r);
+    }
+  }
+  // mask = base moved toward the tool's value by coverage x opacity, in the segment's bounding box.
+  const int target = tool_ == MaskTool::Brush ? 0 : 255;
+  const QRect box = QRectF(from, to).normalized().adjusted(-r - 2, -r - 2, r + 2, r + 2).toAlignedRect() &
+                    QRect(QPoint(0, 0), mask_.size());
+  for (int y = box.top(); y <= box.bottom(); ++y) {
+    const uchar* base = stroke_base_.constScanLine(y);
+    const uchar* cov = stroke_cov_.constScanLine(y);
+    uchar* out = mask_.scanLine(y);
+    for (int x = box.left(); x <= box.right(); ++x) {
+      const double a = opacity_ * cov[x] / 255.0;
+      out[x] = static_cast<uchar>(std::lround(base[x] + (target - base[x]) * a));
+    }
   }
 }
+
+void CanvasWidget::set_brush_hardness(double h) { hardness_ = std::clamp(h, 0.0, 1.0); }
+void CanvasWidget::set_brush_opacity(double o) { opacity_ = std::clamp(o, 0.01, 1.0); }
 
 void CanvasWidget::fill_shape(QPointF a, QPointF b, bool keep) {
   if (mask_.isNull()) return;
@@ -249,16 +318,6 @@ void CanvasWidget::fill_shape(QPointF a, QPointF b, bool keep) {
   else p.drawRect(r);
 }
 
-namespace {
-
-mf::media::Image to_media(const QImage& gray) {
-  auto im = mf::media::Image::make(gray.width(), gray.height(), 1);
-  for (int y = 0; y < gray.height(); ++y) std::memcpy(im.row(y), gray.constScanLine(y), static_cast<size_t>(gray.width()));
-  return im;
-}
-
-
-}  // namespace
 
 bool CanvasWidget::apply_mask_op(MaskOp op, int amount) {
   if (mask_.isNull() || clip_id_.empty()) return false;
@@ -289,6 +348,9 @@ void CanvasWidget::mousePressEvent(QMouseEvent* e) {
     return;
   }
   stroking_ = true;
+  stroke_base_ = mask_.copy();
+  stroke_cov_ = QImage(mask_.size(), QImage::Format_Grayscale8);
+  stroke_cov_.fill(0);
   last_image_pt_ = widget_to_image(e->position());
   stamp(last_image_pt_, last_image_pt_);
   update();
@@ -324,6 +386,8 @@ void CanvasWidget::mouseReleaseEvent(QMouseEvent* e) {
 }
 
 void CanvasWidget::commit_stroke() {
+  stroke_base_ = QImage();
+  stroke_cov_ = QImage();
   if (!session_ || clip_id_.empty() || mask_.isNull()) return;
   try {
     const proj::Project& doc = session_->document();

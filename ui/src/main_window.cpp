@@ -7,6 +7,9 @@
 #include <nlohmann/json.hpp>
 
 #include <QAction>
+#include <QActionGroup>
+#include <QSpinBox>
+#include <QToolBar>
 #include <QApplication>
 #include <QCloseEvent>
 #include <QDockWidget>
@@ -135,6 +138,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
 
   build_docks();
   build_actions();
+  build_brush_bar();
   update_title();
   resize(1440, 900);
 }
@@ -344,8 +348,30 @@ void MainWindow::build_actions() {
   add(ops, "&Grow Regenerate Area (8 px)", QKeySequence("Ctrl+Shift+]"), [op] { op(MaskOp::Grow, 8); });
   add(ops, "&Shrink Regenerate Area (8 px)", QKeySequence("Ctrl+Shift+["), [op] { op(MaskOp::Shrink, 8); });
   add(ops, "F&eather Edges (6 px)", QKeySequence("Ctrl+Shift+E"), [op] { op(MaskOp::Feather, 6); });
-  add(tools, "Smaller Brush", QKeySequence("["), [this] { canvas_->set_brush_size(int(canvas_->brush_size() / 1.25)); });
-  add(tools, "Larger Brush", QKeySequence("]"), [this] { canvas_->set_brush_size(int(canvas_->brush_size() * 1.25) + 1); });
+  QMenu* interp = tools->addMenu("Mask &Interpolation");
+  auto* interp_group = new QActionGroup(this);
+  const std::pair<const char*, proj::MaskInterpolation> modes[] = {
+      {"&None (painted frames only)", proj::MaskInterpolation::None},
+      {"&Hold (carry the last painted mask)", proj::MaskInterpolation::Hold},
+      {"&Optical Flow (propagate between painted frames)", proj::MaskInterpolation::Flow}};
+  for (const auto& [label, mode] : modes) {
+    QAction* a = interp->addAction(label);
+    a->setCheckable(true);
+    interp_group->addAction(a);
+    connect(a, &QAction::triggered, this, [this, m = mode] { set_mask_interpolation(m); });
+  }
+  connect(interp, &QMenu::aboutToShow, this, [this, interp] {
+    const proj::MaskTrack* t = current_mask_track();
+    const auto acts = interp->actions();
+    for (int i = 0; i < acts.size(); ++i) {
+      acts[i]->setEnabled(t != nullptr);
+      acts[i]->setChecked(t && static_cast<int>(t->interpolation) == i);
+    }
+  });
+  add(tools, "Hold Mask over In/Out", QKeySequence("Ctrl+H"), [this] { hold_mask_over_in_out(true); });
+  add(tools, "Release Mask Hold over In/Out", QKeySequence("Ctrl+Shift+H"), [this] { hold_mask_over_in_out(false); });
+  add(tools, "Smaller Brush", QKeySequence("["), [this] { brush_size_box_->setValue(int(canvas_->brush_size() / 1.25)); });
+  add(tools, "Larger Brush", QKeySequence("]"), [this] { brush_size_box_->setValue(int(canvas_->brush_size() * 1.25) + 1); });
   add(tools, "Reset Canvas View", QKeySequence("Ctrl+0"), [this] { canvas_->reset_view(); });
   QAction* onion = add(tools, "&Onion Skin", QKeySequence("Ctrl+Shift+O"), [this](bool on) {
     canvas_->set_onion_skin(on);
@@ -375,6 +401,31 @@ void MainWindow::build_actions() {
   diag->setCheckable(true);
   add(view_menu_, "Zoom Timeline to &Fit", QKeySequence("Shift+Z"), [this] { timeline_->zoom_to_fit(); });
   menuBar()->addMenu(view_menu_);
+}
+
+void MainWindow::build_brush_bar() {
+  auto* bar = addToolBar("Brush");
+  bar->setObjectName("brush_toolbar");
+  auto spin = [bar](const QString& label, int lo, int hi, int value, const QString& suffix) {
+    bar->addWidget(new QLabel(" " + label + " "));
+    auto* b = new QSpinBox;
+    b->setRange(lo, hi);
+    b->setValue(value);
+    b->setSuffix(suffix);
+    bar->addWidget(b);
+    return b;
+  };
+  brush_size_box_ = spin("Size", 1, 1000, canvas_->brush_size(), " px");
+  brush_hardness_box_ = spin("Hardness", 0, 100, 100, " %");
+  brush_opacity_box_ = spin("Opacity", 1, 100, 100, " %");
+  brush_size_box_->setObjectName("brush_size");
+  brush_hardness_box_->setObjectName("brush_hardness");
+  brush_opacity_box_->setObjectName("brush_opacity");
+  connect(brush_size_box_, qOverload<int>(&QSpinBox::valueChanged), this, [this](int v) { canvas_->set_brush_size(v); });
+  connect(brush_hardness_box_, qOverload<int>(&QSpinBox::valueChanged), this,
+          [this](int v) { canvas_->set_brush_hardness(v / 100.0); });
+  connect(brush_opacity_box_, qOverload<int>(&QSpinBox::valueChanged), this,
+          [this](int v) { canvas_->set_brush_opacity(v / 100.0); });
 }
 
 void MainWindow::set_job_service_factory(JobServiceFactory factory) {
@@ -637,6 +688,48 @@ void MainWindow::set_diagnostics_visible(bool on) {
     diagnostics_timer_->start();
   } else {
     diagnostics_timer_->stop();
+  }
+}
+
+const proj::MaskTrack* MainWindow::current_mask_track() const {
+  if (!session_ || canvas_->clip_id().empty()) return nullptr;
+  const auto tracks = session_->document().mask_tracks_for_clip(canvas_->clip_id());
+  return tracks.empty() ? nullptr : tracks.front();
+}
+
+void MainWindow::set_mask_interpolation(proj::MaskInterpolation mode) {
+  const proj::MaskTrack* t = current_mask_track();
+  if (!t) {
+    statusBar()->showMessage("Paint a mask on the clip first", 3000);
+    return;
+  }
+  try {
+    session_->push(std::make_unique<proj::SetMaskInterpolation>(t->id, mode));
+    statusBar()->showMessage(QString("Mask interpolation: %1").arg(proj::to_string(mode)), 3000);
+  } catch (const std::exception& e) {
+    statusBar()->showMessage(e.what(), 4000);
+  }
+}
+
+void MainWindow::hold_mask_over_in_out(bool hold) {
+  const proj::MaskTrack* t = current_mask_track();
+  const auto& io = session_ ? session_->document().timeline.in_out : std::nullopt;
+  if (!t || !io) {
+    statusBar()->showMessage(!t ? "Paint a mask on the clip first" : "Mark in and out (I / O) first", 3000);
+    return;
+  }
+  const proj::Clip* c = session_->document().find_clip(t->clip_id);
+  // Holds are in the clip's source frames.
+  const proj::FrameRange src{c->source_frame_at(std::max(io->start, c->timeline_start)),
+                             c->source_frame_at(std::min(io->end, c->timeline_end()))};
+  if (src.empty()) {
+    statusBar()->showMessage("The in/out range does not overlap the clip", 3000);
+    return;
+  }
+  try {
+    session_->push(std::make_unique<proj::SetMaskHold>(t->id, src, hold));
+  } catch (const std::exception& e) {
+    statusBar()->showMessage(e.what(), 4000);
   }
 }
 

@@ -23,6 +23,7 @@
 #include <QWidget>
 
 #include "mf/media/frame_cache.h"
+#include "mf/project/selection.h"
 
 namespace mf::project {
 class ProjectSession;
@@ -62,6 +63,14 @@ class CanvasWidget : public QWidget {
   MaskTool tool() const { return tool_; }
   void set_brush_size(int px);
   int brush_size() const { return brush_size_; }
+  // Brush hardness (1 = hard edge, 0 = soft falloff from the centre) and opacity (how far one stroke moves the
+  // mask toward regenerate/keep; overlapping dabs of one stroke do not add up).
+  void set_brush_hardness(double hardness);
+  double brush_hardness() const { return hardness_; }
+  void set_brush_opacity(double opacity);
+  double brush_opacity() const { return opacity_; }
+  // How the shown mask came about on this frame (painted here, held, propagated with flow, or none).
+  mf::project::MaskSampleKind mask_kind() const { return mask_kind_; }
 
   // The mask being shown (Grayscale8 at the frame size; null when no clip is under the playhead).
   const QImage& mask() const { return mask_; }
@@ -124,6 +133,9 @@ class CanvasWidget : public QWidget {
   QPointF shape_start_, shape_end_;
   QPointF last_image_pt_, last_widget_pt_;
   double paint_ms_ = 0, load_ms_ = 0;
+  double hardness_ = 1.0, opacity_ = 1.0;
+  QImage stroke_base_, stroke_cov_;  // the mask when the stroke began, and the stroke's coverage
+  mf::project::MaskSampleKind mask_kind_ = mf::project::MaskSampleKind::None;
 };
 
 }  // namespace mf::ui

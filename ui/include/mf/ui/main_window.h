@@ -19,6 +19,7 @@
 #include <QMainWindow>
 
 class QAction;
+class QSpinBox;
 class QDockWidget;
 class QLabel;
 class QListWidget;
@@ -85,6 +86,9 @@ class MainWindow : public QMainWindow {
   bool add_media_to_timeline(const std::string& media_id, int track_index, std::int64_t frame);
   bool add_still_keyframe(const std::string& media_id, std::int64_t frame);
   bool add_reference(const std::string& media_id);
+  // Mask track of the clip under the playhead: interpolation mode, and holding the mask over the in/out range.
+  void set_mask_interpolation(mf::project::MaskInterpolation mode);
+  void hold_mask_over_in_out(bool hold);
   // Any task from the current selection (what the inspector submits): exports its inputs and queues it.
   QString queue_task_job(const mf::jobs::TaskJobRequest& request, bool quiet = false);
   // What the inspector pre-fills from: the selected clip (else the clip under the playhead), the in/out range
@@ -131,6 +135,8 @@ class MainWindow : public QMainWindow {
   void show_error(const QString& what, const std::exception& e);
   void connect_job_service();
   void focus_task_inspector();
+  void build_brush_bar();
+  const mf::project::MaskTrack* current_mask_track() const;  // of the clip under the playhead
   void open_export_dialog();
   void mark_clip(bool first);
   QString submit_job(const mf::tasks::TaskSpec& spec, const std::filesystem::path& output,
@@ -146,6 +152,9 @@ class MainWindow : public QMainWindow {
   TimelineWidget* timeline_ = nullptr;
   QListWidget* bin_ = nullptr;
   QListWidget* refs_ = nullptr;
+  QSpinBox* brush_size_box_ = nullptr;
+  QSpinBox* brush_hardness_box_ = nullptr;
+  QSpinBox* brush_opacity_box_ = nullptr;
   QLabel* inspector_ = nullptr;
   TaskInspector* task_inspector_ = nullptr;
   QDockWidget* inspector_dock_ = nullptr;
