@@ -1,5 +1,6 @@
 // manyfold-studio: the desktop application's entry point (composition root).
-// Usage: manyfold-studio [PROJECT_FOLDER] [--model DIR] [--screenshot PNG]
+// Usage: manyfold-studio [PROJECT_FOLDER] [--model DIR] [--recover] [--screenshot PNG]
+//   --recover   recover an autosave journal left by a crash without asking;
 //   PROJECT_FOLDER opens the project (offering crash recovery when a journal is found);
 //   --model DIR the MfM pipeline folder jobs run on (else $MF_MODEL, else the built-in model when it is installed);
 //   --screenshot grabs the window to PNG after start-up and quits (for docs and look checks under Xvfb).
@@ -53,6 +54,10 @@ int main(int argc, char** argv) {
     return std::unique_ptr<mf::ui::JobService>(std::make_unique<mf::ui::EngineBridge>(o));
   });
 #endif
+  if (const int r = args.indexOf("--recover"); r > 0) {
+    window.set_recovery(mf::ui::MainWindow::Recovery::Recover);
+    args.remove(r);
+  }
   if (args.size() > 1) window.open_project(args.at(1).toStdString());
   if (!screenshot.isEmpty()) {
     QTimer::singleShot(800, &window, [&window, screenshot] {

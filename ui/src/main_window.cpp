@@ -825,7 +825,11 @@ bool MainWindow::new_project(const std::filesystem::path& folder, bool quiet) {
 bool MainWindow::open_project(const std::filesystem::path& folder, bool quiet) {
   try {
     auto s = proj::ProjectSession::open(folder);
-    if (s->has_recovery() && !quiet) {
+    if (s->has_recovery() && recovery_ == Recovery::Recover) {
+      s->recover();
+    } else if (s->has_recovery() && recovery_ == Recovery::Discard) {
+      s->discard_recovery();
+    } else if (s->has_recovery() && !quiet) {
       const auto info = s->recovery_info();
       const auto answer = QMessageBox::question(
           this, "Recover unsaved changes?",

@@ -60,6 +60,10 @@ class MainWindow : public QMainWindow {
   // Programmatic entry points (used by menus, the command line and tests). They report errors in a message
   // box unless `quiet`, and return false on failure.
   bool new_project(const std::filesystem::path& folder, bool quiet = false);
+  // What opening a project left with an autosave journal (a crash) does: ask (the default; `quiet` opens skip the
+  // question and leave the journal), or recover / discard without asking (tests, `manyfold-studio --recover`).
+  enum class Recovery { Ask, Recover, Discard };
+  void set_recovery(Recovery r) { recovery_ = r; }
   bool open_project(const std::filesystem::path& folder, bool quiet = false);
   bool save_project();
   bool import_media(const std::filesystem::path& file, bool quiet = false);
@@ -163,6 +167,7 @@ class MainWindow : public QMainWindow {
   QTimer* diagnostics_timer_ = nullptr;  // status bar fallback without OpenGL
   QLabel* status_diag_ = nullptr;
   bool diagnostics_on_ = false;
+  Recovery recovery_ = Recovery::Ask;
   JobsPanel* jobs_panel_ = nullptr;
   std::unique_ptr<JobService> job_service_;
   JobServiceFactory job_factory_;
