@@ -203,9 +203,7 @@ void MainWindow::build_docks() {
   auto* refs_dock = new QDockWidget("References", this);
   refs_dock->setObjectName("references_dock");
   refs_dock->setWidget(refs_);
-  addDockWidget(Qt::LeftDockWidgetArea, refs_dock);
-  tabifyDockWidget(bin_dock, refs_dock);
-  bin_dock->raise();
+
 
   inspector_ = new QLabel;
   inspector_->setAlignment(Qt::AlignTop | Qt::AlignLeft);
@@ -243,6 +241,9 @@ void MainWindow::build_docks() {
   // Left column: media bin over the job queue; the inspector has the right side's full height.
   addDockWidget(Qt::LeftDockWidgetArea, jobs_dock);
   splitDockWidget(bin_dock, jobs_dock, Qt::Vertical);
+  // References share the media bin's place as a tab.
+  tabifyDockWidget(bin_dock, refs_dock);
+  bin_dock->raise();
   resizeDocks({bin_dock, jobs_dock}, {300, 600}, Qt::Vertical);
   resizeDocks({bin_dock, inspector_dock_}, {330, 400}, Qt::Horizontal);
 
