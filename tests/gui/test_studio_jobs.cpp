@@ -170,6 +170,15 @@ TEST(StudioJobs, InpaintSelectedClipRunsOnTheEngineAndLandsAsATake) {
   ASSERT_EQ(state.toStdString(), "finished");
   EXPECT_GE(st.window.jobs_panel()->previews_received(), 1) << "no preview reached the jobs panel";
   EXPECT_FALSE(st.window.jobs_panel()->last_preview().isNull());
+  // The dock plays the preview's frames (13 frames -> 4 latent frames), not one still.
+  EXPECT_GT(st.window.jobs_panel()->preview_frame_count(), 1);
+  {
+    const int shown = st.window.jobs_panel()->preview_frames_shown();
+    QElapsedTimer t;
+    t.start();
+    while (t.elapsed() < 600) app().processEvents(QEventLoop::AllEvents, 20);
+    EXPECT_GT(st.window.jobs_panel()->preview_frames_shown(), shown) << "the preview does not play";
+  }
 
   // The take: a clip in the same take group as the source, on a track above, with its media on disk.
   const proj::Project& doc = st.window.session()->document();

@@ -1,5 +1,9 @@
 #include "mf/ui/jobs_panel.h"
 
+#include <QDesktopServices>
+#include <QTimer>
+#include <QUrl>
+
 #include <cmath>
 
 #include <QHBoxLayout>
@@ -63,12 +67,22 @@ JobsPanel::JobsPanel(QWidget* parent) : QWidget(parent) {
   cancel_ = new QPushButton("Cancel");
   retry_ = new QPushButton("Retry (new seed)");
   pause_ = new QPushButton("Pause queue");
-  for (QPushButton* b : {cancel_, retry_, pause_}) buttons->addWidget(b);
+  open_ = new QPushButton("Open result");
+  open_->setToolTip("Open the finished job's file in the system's player");
+  for (QPushButton* b : {cancel_, retry_, pause_, open_}) buttons->addWidget(b);
+  play_timer_ = new QTimer(this);
+  play_timer_->setInterval(125);  // 8 preview frames per second (a latent frame stands for 4 video frames)
+  connect(play_timer_, &QTimer::timeout, this, [this] { play_next_frame(); });
+  connect(open_, &QPushButton::clicked, this, [this] { open_result(); });
   layout->addLayout(buttons);
 
   connect(list_, &QTreeWidget::itemSelectionChanged, this, [this] {
     update_buttons();
     const QString id = selected_job();
+    playing_ = frames_by_job_.value(id);
+    play_index_ = 0;
+    if (playing_.size() > 1) play_timer_->start();
+    else play_timer_->stop();
     if (previews_by_job_.contains(id)) {
       const QImage& img = previews_by_job_[id];
       preview_->setPixmap(QPixmap::fromImage(img.scaled(preview_->size(), Qt::KeepAspectRatio, Qt::FastTransformation)));
@@ -97,6 +111,9 @@ void JobsPanel::set_service(JobService* service, const QString& reason) {
   list_->clear();
   rows_.clear();
   previews_by_job_.clear();
+  frames_by_job_.clear();
+  playing_.clear();
+  if (play_timer_) play_timer_->stop();
   last_preview_ = QImage();
   previews_ = 0;
   preview_->setText("No preview yet");
@@ -111,6 +128,7 @@ void JobsPanel::set_service(JobService* service, const QString& reason) {
                        .arg(service_->device().toHtmlEscaped()));
   connect(service_, &JobService::job_changed, this, &JobsPanel::update_row);
   connect(service_, &JobService::preview_ready, this, &JobsPanel::show_preview);
+  connect(service_, &JobService::preview_frames_ready, this, &JobsPanel::show_preview_frames);
   connect(service_, &JobService::paused_changed, this, [this](bool) { update_buttons(); });
   for (const JobRow& r : service_->jobs()) update_row(r);
   update_buttons();
@@ -162,12 +180,39 @@ void JobsPanel::show_preview(const QString& id, const QImage& frame, int step, i
   }
 }
 
+void JobsPanel::show_preview_frames(const QString& id, const QList<QImage>& frames, int, int) {
+  frames_by_job_[id] = frames;
+  if (selected_job().isEmpty() || selected_job() == id) {
+    playing_ = frames;
+    play_index_ = 0;
+    if (playing_.size() > 1 && !play_timer_->isActive()) play_timer_->start();
+  }
+}
+
+void JobsPanel::play_next_frame() {
+  if (playing_.isEmpty()) {
+    play_timer_->stop();
+    return;
+  }
+  play_index_ = (play_index_ + 1) % static_cast<int>(playing_.size());
+  const QImage& f = playing_[play_index_];
+  preview_->setPixmap(QPixmap::fromImage(f.scaled(preview_->size(), Qt::KeepAspectRatio, Qt::FastTransformation)));
+  ++frames_shown_;
+}
+
+void JobsPanel::open_result() {
+  const QString id = selected_job();
+  if (!rows_.contains(id) || rows_[id].outputs.isEmpty()) return;
+  QDesktopServices::openUrl(QUrl::fromLocalFile(rows_[id].outputs.first()));
+}
+
 void JobsPanel::update_buttons() {
   const QString id = selected_job();
   const bool has = service_ && rows_.contains(id);
   cancel_->setEnabled(has && !rows_[id].terminal());
   retry_->setEnabled(has);
   pause_->setEnabled(service_ != nullptr);
+  open_->setEnabled(has && rows_[id].state == "finished" && !rows_[id].outputs.isEmpty());
   pause_->setText(service_ && service_->paused() ? "Resume queue" : "Pause queue");
 }
 

@@ -24,6 +24,19 @@ QImage middle_frame(const torch::Tensor& frames) {
   return img.copy();
 }
 
+// [T, h, w, 3] uint8 -> every frame (deep copies).
+QList<QImage> all_frames(const torch::Tensor& frames) {
+  QList<QImage> out;
+  if (!frames.defined() || frames.dim() != 4 || frames.size(3) != 3) return out;
+  const torch::Tensor f = frames.to(torch::kCPU).to(torch::kUInt8).contiguous();
+  const int h = static_cast<int>(f.size(1)), w = static_cast<int>(f.size(2));
+  for (int64_t t = 0; t < f.size(0); ++t) {
+    torch::Tensor one = f[t].contiguous();
+    out.push_back(QImage(one.data_ptr<uint8_t>(), w, h, w * 3, QImage::Format_RGB888).copy());
+  }
+  return out;
+}
+
 }  // namespace
 
 JobRow EngineBridge::row_from(const eng::JobInfo& j) {
@@ -71,6 +84,8 @@ void EngineBridge::on_event(const eng::Event& e) {
   if (e.kind == eng::EventKind::Preview) {
     const QImage img = middle_frame(e.frames);
     if (!img.isNull()) Q_EMIT preview_ready(id, img, e.step, e.total);
+    const QList<QImage> all = all_frames(e.frames);
+    if (!all.isEmpty()) Q_EMIT preview_frames_ready(id, all, e.step, e.total);
     return;
   }
   JobRow row = rows_.value(id);

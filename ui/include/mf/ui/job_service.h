@@ -59,6 +59,8 @@ class JobService : public QObject {
  Q_SIGNALS:
   void job_changed(const mf::ui::JobRow& row);  // any change of state or progress
   void preview_ready(const QString& id, const QImage& frame, int step, int total);
+  // Every frame of the same preview (one per latent frame), for the dock to play while the job runs.
+  void preview_frames_ready(const QString& id, const QList<QImage>& frames, int step, int total);
   void job_finished(const mf::ui::JobRow& row);
   void job_failed(const mf::ui::JobRow& row);   // failed or cancelled
   void paused_changed(bool paused);
