@@ -1,4 +1,5 @@
-// Shared by the GUI tests: one QApplication for the process (offscreen unless QT_QPA_PLATFORM says otherwise)
+// Shared by the GUI tests: one QApplication for the process (xcb on an X display, else offscreen, unless
+// QT_QPA_PLATFORM says otherwise)
 // and fresh temporary folders.
 #pragma once
 
@@ -14,7 +15,9 @@ inline QApplication& gui_app() {
   static int argc = 1;
   static char name[] = "manyfold_gui_test";
   static char* argv[] = {name, nullptr};
-  if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM")) qputenv("QT_QPA_PLATFORM", "offscreen");
+  // On an X display (./setup.sh test runs the suite under xvfb-run) the real xcb platform; without one, offscreen.
+  if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM"))
+    qputenv("QT_QPA_PLATFORM", qEnvironmentVariableIsEmpty("DISPLAY") ? "offscreen" : "xcb");
   // Never destroyed: a static QApplication would be torn down after Qt's own globals at exit.
   static QApplication* a = new QApplication(argc, argv);
   return *a;
