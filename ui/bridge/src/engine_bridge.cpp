@@ -165,18 +165,28 @@ QString EngineBridge::memory_estimate(const mf::tasks::TaskSpec& spec_in) const 
   mf::tasks::TaskSpec spec = spec_in;
   if (spec.model.empty()) spec.model = options_.model;
   if (spec.model.empty()) return {};
+  const QString key = QString("%1|%2|%3x%4|%5|%6")
+                          .arg(qs(spec.model))
+                          .arg(mf::tasks::task_facts(spec.task).image_output ? 1 : spec.num_frames)
+                          .arg(spec.width)
+                          .arg(spec.height)
+                          .arg(spec.guidance_scale > 1.0 ? 2 : 1)
+                          .arg(mf::tasks::to_string(spec.task));
+  if (auto it = estimates_.constFind(key); it != estimates_.constEnd()) return *it;
+  QString answer;
   try {
     const eng::MemoryPlan plan = engine_->plan(spec);
-    if (!plan.fits) return "Does not fit: " + qs(plan.message);
+    if (!plan.fits) answer = "Does not fit: " + qs(plan.message);
     for (const auto& o : plan.options)
-      if (o.residency == plan.chosen)
-        return QString("Peak %1 of %2 on %3 (%4)")
-            .arg(qs(eng::format_bytes(o.device_peak_bytes)), qs(eng::format_bytes(engine_->device_budget_bytes())),
-                 qs(options_.device), QString(eng::to_string(plan.chosen)).replace('_', ' '));
-    return {};
+      if (plan.fits && o.residency == plan.chosen)
+        answer = QString("Peak %1 of %2 on %3 (%4)")
+                     .arg(qs(eng::format_bytes(o.device_peak_bytes)), qs(eng::format_bytes(engine_->device_budget_bytes())),
+                          qs(options_.device), QString(eng::to_string(plan.chosen)).replace('_', ' '));
   } catch (const std::exception& e) {
-    return "No estimate: " + QString::fromUtf8(e.what());
+    return "No estimate: " + QString::fromUtf8(e.what());  // not kept: the model folder may appear later
   }
+  estimates_.insert(key, answer);
+  return answer;
 }
 
 QString EngineBridge::device() const { return qs(options_.device + " (" + options_.dtype + ")"); }

@@ -75,6 +75,33 @@ std::vector<cv::Mat> pick_frames(const std::vector<cv::Mat>& v) {
   return {v.front(), v[v.size() / 2], v.back()};
 }
 
+// A sample sheet (ToyEvalOptions::render_dir): rows x columns frames in one PNG.
+void write_sample_sheet(const std::string& path, const std::vector<std::vector<cv::Mat>>& rows) {
+  int cols = 0, cw = 0, ch = 0;
+  for (const auto& r : rows) {
+    cols = std::max(cols, static_cast<int>(r.size()));
+    for (const auto& m : r) {
+      cw = std::max(cw, m.cols);
+      ch = std::max(ch, m.rows);
+    }
+  }
+  mf::check(cols > 0 && cw > 0, mf::ErrorCode::Internal, "empty sample sheet " + path);
+  const int gap = 2;
+  cv::Mat sheet(static_cast<int>(rows.size()) * (ch + gap), cols * (cw + gap), CV_8UC3, cv::Scalar(40, 40, 40));
+  for (size_t y = 0; y < rows.size(); ++y)
+    for (size_t x = 0; x < rows[y].size(); ++x) {
+      cv::Mat m = rows[y][x];
+      if (m.channels() == 1) cv::cvtColor(m, m, cv::COLOR_GRAY2RGB);
+      if (m.cols != cw || m.rows != ch) cv::resize(m, m, cv::Size(cw, ch), 0, 0, cv::INTER_NEAREST);
+      m.copyTo(sheet(cv::Rect(static_cast<int>(x) * (cw + gap), static_cast<int>(y) * (ch + gap), cw, ch)));
+    }
+  cv::Mat bgr;
+  cv::cvtColor(sheet, bgr, cv::COLOR_RGB2BGR);
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+  mf::check(cv::imwrite(path, bgr), mf::ErrorCode::Io, "cannot write " + path);
+}
+
 struct Scores {
   mf::eval::ScoreAccumulator model;
   std::map<std::string, mf::eval::ScoreAccumulator> baselines;
@@ -202,32 +229,6 @@ mf::eval::EvalReport evaluate_toy_model(mf::pipeline::Pipeline& pipe, const ToyE
                  {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count()},
                  {"model_info", pipe.model_info()}};
   return report;
-}
-
-void write_sample_sheet(const std::string& path, const std::vector<std::vector<cv::Mat>>& rows) {
-  int cols = 0, cw = 0, ch = 0;
-  for (const auto& r : rows) {
-    cols = std::max(cols, static_cast<int>(r.size()));
-    for (const auto& m : r) {
-      cw = std::max(cw, m.cols);
-      ch = std::max(ch, m.rows);
-    }
-  }
-  mf::check(cols > 0 && cw > 0, mf::ErrorCode::Internal, "empty sample sheet " + path);
-  const int gap = 2;
-  cv::Mat sheet(static_cast<int>(rows.size()) * (ch + gap), cols * (cw + gap), CV_8UC3, cv::Scalar(40, 40, 40));
-  for (size_t y = 0; y < rows.size(); ++y)
-    for (size_t x = 0; x < rows[y].size(); ++x) {
-      cv::Mat m = rows[y][x];
-      if (m.channels() == 1) cv::cvtColor(m, m, cv::COLOR_GRAY2RGB);
-      if (m.cols != cw || m.rows != ch) cv::resize(m, m, cv::Size(cw, ch), 0, 0, cv::INTER_NEAREST);
-      m.copyTo(sheet(cv::Rect(static_cast<int>(x) * (cw + gap), static_cast<int>(y) * (ch + gap), cw, ch)));
-    }
-  cv::Mat bgr;
-  cv::cvtColor(sheet, bgr, cv::COLOR_RGB2BGR);
-  std::error_code ec;
-  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
-  mf::check(cv::imwrite(path, bgr), mf::ErrorCode::Io, "cannot write " + path);
 }
 
 std::string report_markdown(const mf::eval::EvalReport& r) {

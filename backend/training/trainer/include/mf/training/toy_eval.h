@@ -21,8 +21,6 @@
 #include <string>
 #include <vector>
 
-#include <opencv2/core.hpp>
-
 #include "mf/eval/report.h"
 #include "mf/pipeline/pipeline.h"
 #include "mf/tasks/task_id.h"
@@ -52,9 +50,6 @@ using ToyEvalProgress = std::function<void(const std::string& task, int clip, in
 
 // Throws mf::Error from the pipeline (e.g. a model without a text encoder) or BadInput for sizes the toy world
 // or a task cannot make.
-// The sample sheets written with ToyEvalOptions::render_dir (one image of rows x columns frames).
-void write_sample_sheet(const std::string& path, const std::vector<std::vector<cv::Mat>>& rows);
-
 mf::eval::EvalReport evaluate_toy_model(mf::pipeline::Pipeline& pipeline, const ToyEvalOptions& options,
                                         const ToyEvalProgress& progress = nullptr);
 

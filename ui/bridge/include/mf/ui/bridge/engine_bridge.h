@@ -56,6 +56,9 @@ class EngineBridge : public JobService {
   EngineBridgeOptions options_;
   std::unique_ptr<mf::engine::Engine> engine_;
   QHash<QString, JobRow> rows_;
+  // memory_estimate() is asked on every inspector change; the plan depends only on these fields of the spec
+  // (and reading the model's configs is file I/O), so answers are kept per (model, frames, size, CFG).
+  mutable QHash<QString, QString> estimates_;
 };
 
 }  // namespace mf::ui
