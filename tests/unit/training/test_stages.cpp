@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -187,6 +188,34 @@ TEST(MfmStage, ConfigProblemsAreListed) {
   const auto again = TrainConfig::from_json(cfg.to_json(), "again");
   EXPECT_EQ(again.to_json(), cfg.to_json());
   EXPECT_TRUE(resume_conflicts(cfg, again).empty());
+}
+
+TEST(MfmStage, AdapterOutputStartsAtZeroUnlessAScaleIsGiven) {
+  OneThread one;
+  TempDir dir("mfm-init");
+  const std::string vae = write_tiny_vae(dir);
+  auto conv_out_weight = [&](const json& j) {
+    auto stage = make_stage(TrainConfig::from_json(j, "cfg.json"));
+    auto& s = dynamic_cast<MfmStage&>(*stage);
+    for (const auto& kv : s.transformer()->named_parameters())
+      if (kv.key() == "cond_conv.conv_out.weight") return kv.value().detach().clone();
+    ADD_FAILURE() << "no cond_conv.conv_out.weight";
+    return torch::Tensor();
+  };
+  const auto zero = conv_out_weight(mfm_json(vae));
+  ASSERT_TRUE(zero.defined());
+  EXPECT_EQ(zero.abs().max().item<float>(), 0.0f);
+  auto j = mfm_json(vae);
+  j["mfm"]["adapter_out_scale"] = 2.0;
+  const auto scaled = conv_out_weight(j);
+  ASSERT_TRUE(scaled.defined());
+  const double fan_in = static_cast<double>(scaled.numel() / scaled.size(0));
+  const double sd = scaled.std().item<double>() * std::sqrt(fan_in);
+  EXPECT_GT(sd, 1.6);
+  EXPECT_LT(sd, 2.4);
+  EXPECT_EQ(TrainConfig::from_json(j, "cfg.json").to_json().at("mfm").at("adapter_out_scale"), 2.0);
+  j["mfm"]["adapter_out_scale"] = -1.0;
+  EXPECT_THROW(TrainConfig::from_json(j, "cfg.json"), mf::Error);
 }
 
 TEST(MfmStage, TrainsResumesExactlyAndExportsAPipelineThatRuns) {

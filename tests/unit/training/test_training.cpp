@@ -7,6 +7,7 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -347,6 +348,47 @@ TEST(VaeTraining, ResumeContinuesExactly) {
   const auto changed = tiny_config({{"lr", 1e-3}});
   Trainer conflict(other, changed, quiet(dir.str("b")));
   EXPECT_THROW(conflict.resume(), mf::Error);
+}
+
+TEST(VaeTraining, RandomCropsAreValidatedAndTrainOnWindowsOfTheClip) {
+  // validation: multiples of the spatial compression within the clip, 8k+1 frames
+  json bad = tiny_json();
+  bad["vae"]["crop_width"] = 12;
+  bad["vae"]["crop_height"] = 40;
+  bad["vae"]["crop_frames"] = 5;
+  const std::string msg = config_error(bad);
+  EXPECT_NE(msg.find("'vae.crop_width' and 'vae.crop_height' must be multiples of 8"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("'vae.crop_frames' must be 8k+1"), std::string::npos) << msg;
+  const auto cfg = tiny_config({{"vae", {{"crop_width", 16}, {"crop_height", 8}, {"crop_frames", 9}}}});
+  EXPECT_EQ(TrainConfig::from_json(cfg.to_json(), "round trip").to_json(), cfg.to_json());
+
+  // the window: the requested size, the clip's own pixels, offsets that vary with the draw
+  const auto video = torch::arange(2 * 3 * 9 * 32 * 32, torch::kFloat).view({2, 3, 9, 32, 32});
+  std::set<std::pair<int64_t, int64_t>> origins;
+  for (uint64_t r : {0ull, 0x0001000500030ull, 0xffffffffffffull, 0x123456789abcull}) {
+    const auto c = random_crop(video, 1, 8, 16, r);
+    ASSERT_EQ(c.sizes(), (std::vector<int64_t>{2, 3, 1, 8, 16}));
+    const auto v0 = c[0][0][0][0][0].item<float>();
+    const int64_t t0 = static_cast<int64_t>(v0) / (32 * 32), y0 = static_cast<int64_t>(v0) % (32 * 32) / 32,
+                  x0 = static_cast<int64_t>(v0) % 32;
+    EXPECT_TRUE(torch::equal(c, video.slice(2, t0, t0 + 1).slice(3, y0, y0 + 8).slice(4, x0, x0 + 16)));
+    origins.insert({y0, x0});
+  }
+  EXPECT_GE(origins.size(), 3u);
+  EXPECT_TRUE(torch::equal(random_crop(video, 0, 0, 0, 42), video));
+  EXPECT_THROW(random_crop(video, 0, 40, 0, 1), mf::Error);
+
+  // training on crops: one more draw per step (the offsets), and the loss is finite
+  auto crop_cfg = tiny_config({{"steps", 2}, {"checkpoint_every", 0},
+                               {"vae", {{"crop_width", 16}, {"crop_height", 16}, {"sample_posterior", false}}}});
+  TempDir dir("crops");
+  VaeStage stage(crop_cfg);
+  auto opt = quiet(dir.str());
+  opt.export_at_end = false;
+  Trainer trainer(stage, crop_cfg, opt);
+  EXPECT_EQ(trainer.run(), 2);
+  EXPECT_EQ(trainer.state().rng_counter, 4u);  // batch + crop per step, no posterior noise
+  for (double l : trainer.session_losses()) EXPECT_TRUE(std::isfinite(l));
 }
 
 TEST(VaeTraining, StaleTmpCheckpointIsIgnored) {

@@ -131,6 +131,9 @@ void read_vae(const json& j, VaeStageOptions& o, std::vector<std::string>& probl
   r.choice("recon_loss", recon, {"l1", "mse"});
   o.recon_loss = recon == "mse" ? ReconLoss::MSE : ReconLoss::L1;
   r.boolean("sample_posterior", o.sample_posterior);
+  r.integer("crop_width", o.crop_width, 0, 8192);
+  r.integer("crop_height", o.crop_height, 0, 8192);
+  r.integer("crop_frames", o.crop_frames, 0, 100000);
 
   auto& m = o.model;
   if (r.has("block_out_channels")) {
@@ -256,6 +259,17 @@ TrainConfig TrainConfig::from_json(const json& j, const std::string& origin) {
     problems.push_back("'width' and 'height' must be multiples of " + std::to_string(scr) +
                        " (the VAE's spatial compression), found " + std::to_string(c.width) + "x" +
                        std::to_string(c.height));
+  if (c.stage == "vae") {
+    const auto& o = c.vae;
+    if ((o.crop_width > 0 && (o.crop_width % scr != 0 || o.crop_width > c.width)) ||
+        (o.crop_height > 0 && (o.crop_height % scr != 0 || o.crop_height > c.height)))
+      problems.push_back("'vae.crop_width' and 'vae.crop_height' must be multiples of " + std::to_string(scr) +
+                         " no larger than 'width' and 'height' (0: no crop), found " + std::to_string(o.crop_width) +
+                         "x" + std::to_string(o.crop_height));
+    if (o.crop_frames > 0 && (o.crop_frames % 8 != 1 || o.crop_frames > c.frames))
+      problems.push_back("'vae.crop_frames' must be 8k+1 (1, 9, 17, ...) and no more than 'frames' (0: no crop), "
+                         "found " + std::to_string(o.crop_frames));
+  }
   if (c.min_lr > c.lr) problems.push_back("'min_lr' must not exceed 'lr'");
   if (c.gradient_checkpointing && c.stage != "mfm")
     problems.push_back("'gradient_checkpointing' checkpoints the MfM transformer's blocks: it is only used by stage "
@@ -293,6 +307,9 @@ json TrainConfig::to_json() const {
   v["kl_weight"] = vae.kl_weight;
   v["recon_loss"] = vae.recon_loss == ReconLoss::L1 ? "l1" : "mse";
   v["sample_posterior"] = vae.sample_posterior;
+  v["crop_width"] = vae.crop_width;
+  v["crop_height"] = vae.crop_height;
+  v["crop_frames"] = vae.crop_frames;
   v["block_out_channels"] = vae.model.block_out_channels;
   v["layers_per_block"] = vae.model.layers_per_block;
   v["norm_num_groups"] = vae.model.norm_num_groups;

@@ -60,7 +60,7 @@ MfmStageOptions MfmStageOptions::from_json(const json& j, int frames, std::vecto
   static const std::vector<std::string> known = {
       "vae",        "tokenizer",  "depth",      "text_d_model", "text_d_kv",    "text_d_ff",    "text_layers",
       "text_heads", "heads",      "head_dim",   "layers",       "tasks",        "shift",        "logit_mean",
-      "logit_std",  "text_dropout", "depth_dropout", "sr_factor", "scale_clips"};
+      "logit_std",  "text_dropout", "depth_dropout", "sr_factor", "scale_clips", "adapter_out_scale"};
   for (auto it = j.begin(); it != j.end(); ++it)
     if (std::find(known.begin(), known.end(), it.key()) == known.end())
       problems.push_back("unknown key 'mfm." + it.key() + "'");
@@ -106,6 +106,7 @@ MfmStageOptions MfmStageOptions::from_json(const json& j, int frames, std::vecto
   number("depth_dropout", o.depth_dropout, 0.0, 1.0);
   integer("sr_factor", o.sr_factor, 1, 16);
   integer("scale_clips", o.scale_clips, 1, 4096);
+  number("adapter_out_scale", o.adapter_out_scale, 0.0, 10.0);
   if (o.head_dim % 4 != 0) problems.push_back("'mfm.head_dim' must be a multiple of 4 (3D RoPE)");
   if (j.contains("tasks")) {
     const auto& t = j["tasks"];
@@ -158,7 +159,8 @@ json MfmStageOptions::to_json() const {
           {"text_dropout", text_dropout},
           {"depth_dropout", depth_dropout},
           {"sr_factor", sr_factor},
-          {"scale_clips", scale_clips}};
+          {"scale_clips", scale_clips},
+          {"adapter_out_scale", adapter_out_scale}};
 }
 
 json MfmStageOptions::transformer_config(int64_t text_dim) const {
@@ -330,22 +332,23 @@ namespace {
 // Module holding the trained parts under fixed names (checkpoint tensor names).
 struct RootImpl : torch::nn::Module {};
 
-void init_transformer(mf::mfm::Transformer3DModelImpl& m, uint64_t seed) {
+void init_transformer(mf::mfm::Transformer3DModelImpl& m, uint64_t seed, double adapter_out_scale) {
   torch::NoGradGuard ng;
   auto gen = at::detail::createCPUGenerator(seed);
   const auto f32 = torch::TensorOptions().dtype(torch::kFloat);
   for (auto& kv : m.named_parameters()) {
     const std::string& n = kv.key();
     auto& p = kv.value();
+    const bool adapter_out = n.rfind("cond_conv.conv_out.", 0) == 0;
     const bool zero = n.find("norm1.linear.") != std::string::npos || n.rfind("proj_out_2.", 0) == 0 ||
-                      n.rfind("cond_conv.conv_out.", 0) == 0;
+                      (adapter_out && adapter_out_scale == 0.0);
     if (zero || (p.dim() == 1 && n.find("bias") != std::string::npos)) {
       p.zero_();
     } else if (p.dim() == 1) {
       p.fill_(1.0);  // norm weights
     } else {
       const double fan_in = static_cast<double>(p.numel() / p.size(0));
-      p.copy_(at::randn(p.sizes(), gen, f32) / std::sqrt(fan_in));
+      p.copy_(at::randn(p.sizes(), gen, f32) * ((adapter_out ? adapter_out_scale : 1.0) / std::sqrt(fan_in)));
     }
   }
 }
@@ -445,7 +448,7 @@ MfmStage::MfmStage(const TrainConfig& cfg, MfmStageOptions options)
   init_t5(*t5_, cfg.seed * 2 + 1);
   transformer_ = mf::mfm::Transformer3DModel(
       mf::mfm::Config::from_json_text(opt_.transformer_config(opt_.text_d_model).dump(), "mfm transformer config"));
-  init_transformer(*transformer_, cfg.seed * 2 + 2);
+  init_transformer(*transformer_, cfg.seed * 2 + 2, opt_.adapter_out_scale);
   transformer_->set_gradient_checkpointing(cfg.gradient_checkpointing);
   root_ = std::make_shared<RootImpl>();
   root_->register_module("transformer", transformer_.ptr());

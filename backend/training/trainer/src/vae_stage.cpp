@@ -68,12 +68,28 @@ VaeStage::VaeStage(const TrainConfig& cfg) : cfg_(cfg), data_(dataset_options(cf
   vae_ = std::make_unique<mf::vae::CogVideoXVae>(cfg.vae.model);
 }
 
+torch::Tensor random_crop(const torch::Tensor& video, int64_t frames, int64_t height, int64_t width, uint64_t r) {
+  mf::check(video.dim() == 5, mf::ErrorCode::BadInput, "random_crop: expected a [B, 3, T, H, W] clip batch");
+  const int64_t T = video.size(2), H = video.size(3), W = video.size(4);
+  const int64_t ct = frames > 0 ? frames : T, ch = height > 0 ? height : H, cw = width > 0 ? width : W;
+  mf::check(ct <= T && ch <= H && cw <= W, mf::ErrorCode::BadInput, "random_crop: the crop is larger than the clip");
+  // Three offsets from one draw: 16 bits each for frame, row and column.
+  const int64_t t0 = static_cast<int64_t>((r & 0xffff) % static_cast<uint64_t>(T - ct + 1));
+  const int64_t y0 = static_cast<int64_t>(((r >> 16) & 0xffff) % static_cast<uint64_t>(H - ch + 1));
+  const int64_t x0 = static_cast<int64_t>(((r >> 32) & 0xffff) % static_cast<uint64_t>(W - cw + 1));
+  return video.slice(2, t0, t0 + ct).slice(3, y0, y0 + ch).slice(4, x0, x0 + cw).contiguous();
+}
+
 StepResult VaeStage::train_step(TrainState& state) {
   const auto batch = data_.train_batch(state.draw(), cfg_.batch);
+  torch::Tensor video = batch.video;  // [B, 3, T, H, W]
+  const auto& o = cfg_.vae;
+  if (o.crop_width > 0 || o.crop_height > 0 || o.crop_frames > 0)
+    video = random_crop(video, o.crop_frames, o.crop_height, o.crop_width, state.draw());
   torch::Generator noise;
   if (cfg_.vae.sample_posterior) noise = state.draw_generator();
-  auto out = vae_->forward_train(batch.video, noise);
-  const auto diff = out.reconstruction - batch.video;
+  auto out = vae_->forward_train(video, noise);
+  const auto diff = out.reconstruction - video;
   const auto rec = cfg_.vae.recon_loss == ReconLoss::L1 ? diff.abs().mean() : diff.square().mean();
   const auto& mean = out.posterior.mean;
   const auto& logvar = out.posterior.logvar;

@@ -54,6 +54,12 @@ struct VaeStageOptions {
   double kl_weight = 1e-4;
   ReconLoss recon_loss = ReconLoss::L1;
   bool sample_posterior = true;
+  // Random crops of each training clip (0: the whole clip). The VAE is convolutional, so crops train the same
+  // weights on fewer pixels per step; validation always uses whole clips. Sizes are multiples of the spatial
+  // compression, crop_frames is 8k+1 like 'frames'.
+  int crop_width = 0;
+  int crop_height = 0;
+  int crop_frames = 0;
 
   // The built-in toy model's VAE: CogVideoX architecture, 3 -> 16 latent channels, 8x spatial (4 blocks of
   // 16/32/32/64 channels), 4x temporal, one layer per block, 8 norm groups.

@@ -28,9 +28,12 @@
 // vae/ (rescaled), scheduler/ (FlowMatchEulerDiscreteScheduler with `shift`), and depth/ (copied) when `depth`
 // names a folder.
 //
-// Not done here (documented in docs/architecture.md): bf16 training, gradient checkpointing, sample renders
-// during training; i2v/itrans/vexd/vtrans need 97 frames (the official pipeline fixes it) and vedit needs edit
-// pairs, so they are only trained when listed and possible (97-frame configs).
+// Initialisation: normal(0, 1/fan_in) for matrices and convolutions, zero for the AdaLN modulations
+// (norm1.linear), the second output projection and, unless adapter_out_scale > 0, the adapter's conv_out.
+//
+// Not done here (documented in docs/architecture.md): i2v/itrans/vexd/vtrans need 97 frames (the official
+// pipeline fixes it) and vedit needs edit pairs, so they are only trained when listed and possible (97-frame
+// configs). bf16 autocast, gradient checkpointing and sample renders come from the trainer options.
 //
 // Threading: one thread.
 #pragma once
@@ -71,6 +74,10 @@ struct MfmStageOptions {
   double text_dropout = 0.1, depth_dropout = 0.1;
   int sr_factor = 4;       // vsr/isr inputs are the clip at 1/sr_factor size
   int scale_clips = 16;    // clips used to measure the VAE latent std
+  // Initial weights of the condition adapter's last convolution: 0 starts it at zero (ControlNet style: the
+  // condition's influence grows from nothing); s > 0 draws N(0, s^2 / fan_in), so the condition reaches the
+  // transformer, and gradients reach the adapter's earlier layers, from the first step.
+  double adapter_out_scale = 0.0;
 
   static std::map<std::string, double> default_tasks();
   // Parses the "mfm" section of a training config; appends one line per problem to `problems`. `frames` is the

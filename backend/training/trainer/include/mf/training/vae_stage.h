@@ -68,6 +68,11 @@ void write_vae_folder(mf::vae::CogVideoXVae& vae, const std::string& dir);
 // The diffusers config.json of a VaeConfig (AutoencoderKLCogVideoX with its block types and act_fn).
 nlohmann::json diffusers_vae_config(const mf::vae::VaeConfig& cfg);
 
+// The same window of every clip in `video` [B, 3, T, H, W]: `frames` x `height` x `width` (0: the whole extent)
+// at offsets taken from the random word r (the VAE stage's crops; one draw per step). Throws mf::Error(BadInput)
+// when the window is larger than the clip.
+torch::Tensor random_crop(const torch::Tensor& video, int64_t frames, int64_t height, int64_t width, uint64_t r);
+
 // Builds the stage a config names ("vae", "depth", "mfm"; src/stages.cpp). Throws mf::Error(BadInput) for others.
 std::unique_ptr<Stage> make_stage(const TrainConfig& cfg);
 
