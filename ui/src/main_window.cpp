@@ -84,6 +84,18 @@ QIcon media_icon(const proj::ProjectSession& session, const proj::MediaItem& m) 
   }
 }
 
+// A bin item for probed media stored at `path` (relative to the project folder).
+proj::MediaItem media_item(const mf::media::MediaInfo& info, const std::string& name, const std::string& path) {
+  proj::MediaItem item;
+  item.path = path;
+  item.name = name;
+  item.kind = info.is_image ? proj::MediaKind::Image : proj::MediaKind::Video;
+  item.frame_count = info.is_image ? 1 : std::max<std::int64_t>(1, info.frame_count);
+  if (info.fps.valid()) item.fps = proj::Rational(info.fps.num, info.fps.den);
+  item.size = {info.width, info.height};
+  return item;
+}
+
 }  // namespace
 
 MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
@@ -767,15 +779,9 @@ void MainWindow::job_finished(const JobRow& row) {
   const std::string source_clip = it->second;
   try {
     const std::filesystem::path out = row.outputs.first().toStdString();
-    const mf::media::MediaInfo info = mf::media::probe(out);
     proj::TakeRequest take;
     take.source_clip_id = source_clip;
-    take.media.path = session_->to_relative(out);
-    take.media.name = out.filename().string();
-    take.media.kind = info.is_image ? proj::MediaKind::Image : proj::MediaKind::Video;
-    take.media.frame_count = info.is_image ? 1 : std::max<std::int64_t>(1, info.frame_count);
-    if (info.fps.valid()) take.media.fps = proj::Rational(info.fps.num, info.fps.den);
-    take.media.size = {info.width, info.height};
+    take.media = media_item(mf::media::probe(out), out.filename().string(), session_->to_relative(out));
     const std::filesystem::path sidecar = std::filesystem::path(out).replace_extension(".json");
     std::ifstream rf(sidecar);
     if (rf) take.recipe = nlohmann::json::parse(rf, nullptr, false);
@@ -901,14 +907,8 @@ bool MainWindow::import_media(const std::filesystem::path& file, bool quiet) {
     return false;
   }
   try {
-    const mf::media::MediaInfo info = mf::media::probe(file);
-    proj::MediaItem item;
-    item.path = session_->import_file(file);
-    item.name = file.filename().string();
-    item.kind = info.is_image ? proj::MediaKind::Image : proj::MediaKind::Video;
-    item.frame_count = info.is_image ? 1 : std::max<std::int64_t>(1, info.frame_count);
-    if (info.fps.valid()) item.fps = proj::Rational(info.fps.num, info.fps.den);
-    item.size = {info.width, info.height};
+    const mf::media::MediaInfo info = mf::media::probe(file);  // unreadable media is refused before the copy
+    const proj::MediaItem item = media_item(info, file.filename().string(), session_->import_file(file));
     session_->push(std::make_unique<proj::AddMedia>(item));
     return true;
   } catch (const std::exception& e) {
