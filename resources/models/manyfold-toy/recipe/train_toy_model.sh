@@ -7,7 +7,7 @@
 #
 # Stages: vae.json (CogVideoX-architecture VAE) -> mfm.json (MfM transformer + small T5 on the frozen VAE).
 # Each stage resumes from its checkpoints when OUT already holds some, so an interrupted run continues where it
-# stopped. Threads: MF_NUM_THREADS / OMP_NUM_THREADS (default: all cores). Times on 2 cores: see MODEL_CARD.md.
+# stopped. Threads: MF_NUM_THREADS / OMP_NUM_THREADS (default: all cores). Times on 2 cores: see RESULTS.md.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../../../.." && pwd)"
