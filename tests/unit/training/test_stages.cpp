@@ -239,6 +239,13 @@ TEST(MfmStage, TrainsResumesExactlyAndExportsAPipelineThatRuns) {
     const auto& ev = t.summary().at("evaluation");
     EXPECT_TRUE(ev.at("val_loss").contains("vinp")) << ev.dump();
     EXPECT_EQ(ev.at("latent_scale").size(), 16u);
+    ASSERT_EQ(ev.at("x0_unexplained_by_sigma").size(), 5u) << ev.dump();
+    for (const auto& [k, u] : ev.at("x0_unexplained_by_sigma").items()) {
+      EXPECT_TRUE(std::isfinite(u.get<double>())) << k;
+      EXPECT_GE(u.get<double>(), 0.0) << k;
+    }
+    // an untrained model at sigma 1 sees only noise: its clean-latent guess is no better than the mean's
+    EXPECT_GT(ev.at("x0_unexplained_by_sigma").at("1.00").get<double>(), 0.5);
   }
   {
     auto s = make_stage(cfg);

@@ -4,6 +4,7 @@
 #include "mf/training/toy_eval.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -575,6 +576,10 @@ json MfmStage::evaluate() {
   std::vector<int64_t> idx;
   for (int64_t i = 0; i < n; ++i) idx.push_back(i);
   double all = 0;
+  // Unexplained fraction of the clean latent's variance by the one-step prediction x0 = x_t - sigma v, per sigma
+  // (1 = no better than the clip's mean latent); sigma 1 is where sampling starts from pure noise.
+  const std::vector<double> probe_sigmas = {0.25, 0.5, 0.75, 0.95, 1.0};
+  std::vector<double> unexplained(probe_sigmas.size(), 0.0);
   for (size_t k = 0; k < task_list_.size(); ++k) {
     const TaskId task = task_list_[k];
     std::vector<uint64_t> draws;
@@ -586,12 +591,18 @@ json MfmStage::evaluate() {
       std::vector<uint64_t> bd(draws.begin() + i, draws.begin() + i + cnt);
       const auto e = make_example(task, Split::Validation, bi, bd, std::vector<bool>(cnt, false),
                                   std::vector<bool>(cnt, false));
-      for (double sg : {0.25, 0.5, 0.75}) {
+      const auto x0_var = (e.x0 - e.x0.mean({2, 3, 4}, true)).square().mean().item<double>();
+      for (size_t si = 0; si < probe_sigmas.size(); ++si) {
+        const double sg = probe_sigmas[si];
         auto gen = at::detail::createCPUGenerator(mix_seed(static_cast<uint64_t>(i), static_cast<uint64_t>(sg * 100)));
         const auto eps = at::randn(e.x0.sizes(), gen, torch::TensorOptions().dtype(torch::kFloat));
         const auto sigma = torch::full({cnt}, sg, torch::kFloat);
         const auto x_t = (1 - sg) * e.x0 + sg * eps;
-        loss += (predict(e, x_t, sigma) - (eps - e.x0)).square().mean().item<double>() * static_cast<double>(cnt);
+        const auto v = predict(e, x_t, sigma);
+        if (si < 3)  // val_loss: sigmas 0.25, 0.5, 0.75 (comparable across runs)
+          loss += (v - (eps - e.x0)).square().mean().item<double>() * static_cast<double>(cnt);
+        const auto err = (x_t - sg * v - e.x0).square().mean().item<double>();
+        unexplained[si] += err / std::max(x0_var, 1e-12) * static_cast<double>(cnt);
       }
     }
     loss /= static_cast<double>(3 * n);
@@ -599,6 +610,11 @@ json MfmStage::evaluate() {
     all += loss;
   }
   out["val_loss_mean"] = all / static_cast<double>(task_list_.size());
+  for (size_t si = 0; si < probe_sigmas.size(); ++si) {
+    char key[16];
+    std::snprintf(key, sizeof key, "%.2f", probe_sigmas[si]);
+    out["x0_unexplained_by_sigma"][key] = unexplained[si] / static_cast<double>(n * task_list_.size());
+  }
   out["latent_scale"] = channel_scale_;
   root_->train();
   return out;
