@@ -1,5 +1,5 @@
 // Regression test of the built-in model: runs the evaluation the model card reports (the settings stored in
-// resources/models/manyfold-toy/eval_reference.json: clips, steps, size) and fails when
+// resources/models/manyfold-toy/eval_reference.json: clips, steps, size, guidance) and fails when
 //  - a task/metric/baseline row the reference model beats is no longer beaten, or
 //  - the model's value falls more than the tolerance below the reference (0.5 dB PSNR, 0.02 SSIM, 0.15
 //    caption accuracy).
@@ -32,6 +32,7 @@ TEST(ToyModel, StaysAtLeastAsGoodAsItsModelCard) {
   o.height = info.at("size").at("height").get<int>();
   o.frames = info.at("size").at("frames").get<int>();
   o.dataset_seed = info.at("dataset_seed").get<uint64_t>();
+  if (info.contains("guidance") && info.at("guidance").is_number()) o.guidance = info.at("guidance").get<double>();
   o.tasks.clear();
   for (const auto& [task, _] : info.at("tasks").items()) o.tasks.push_back(*mf::tasks::parse_task_id(task));
   mf::pipeline::LoadOptions lo;
