@@ -4,8 +4,8 @@
 #include "mf/training/toy_eval.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 
@@ -578,7 +578,9 @@ json MfmStage::evaluate() {
   double all = 0;
   // Unexplained fraction of the clean latent's variance by the one-step prediction x0 = x_t - sigma v, per sigma
   // (1 = no better than the clip's mean latent); sigma 1 is where sampling starts from pure noise.
+  // The first kLossSigmas of them also give val_loss (its sigmas since the first runs: comparable across runs).
   const std::vector<double> probe_sigmas = {0.25, 0.5, 0.75, 0.95, 1.0};
+  constexpr size_t kLossSigmas = 3;
   std::vector<double> unexplained(probe_sigmas.size(), 0.0);
   for (size_t k = 0; k < task_list_.size(); ++k) {
     const TaskId task = task_list_[k];
@@ -599,13 +601,13 @@ json MfmStage::evaluate() {
         const auto sigma = torch::full({cnt}, sg, torch::kFloat);
         const auto x_t = (1 - sg) * e.x0 + sg * eps;
         const auto v = predict(e, x_t, sigma);
-        if (si < 3)  // val_loss: sigmas 0.25, 0.5, 0.75 (comparable across runs)
+        if (si < kLossSigmas)
           loss += (v - (eps - e.x0)).square().mean().item<double>() * static_cast<double>(cnt);
         const auto err = (x_t - sg * v - e.x0).square().mean().item<double>();
         unexplained[si] += err / std::max(x0_var, 1e-12) * static_cast<double>(cnt);
       }
     }
-    loss /= static_cast<double>(3 * n);
+    loss /= static_cast<double>(kLossSigmas * n);
     out["val_loss"][tasks::to_string(task)] = loss;
     all += loss;
   }

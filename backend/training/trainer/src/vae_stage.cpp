@@ -87,15 +87,15 @@ StepResult VaeStage::train_step(TrainState& state) {
   if (o.crop_width > 0 || o.crop_height > 0 || o.crop_frames > 0)
     video = random_crop(video, o.crop_frames, o.crop_height, o.crop_width, state.draw());
   torch::Generator noise;
-  if (cfg_.vae.sample_posterior) noise = state.draw_generator();
+  if (o.sample_posterior) noise = state.draw_generator();
   auto out = vae_->forward_train(video, noise);
   const auto diff = out.reconstruction - video;
-  const auto rec = cfg_.vae.recon_loss == ReconLoss::L1 ? diff.abs().mean() : diff.square().mean();
+  const auto rec = o.recon_loss == ReconLoss::L1 ? diff.abs().mean() : diff.square().mean();
   const auto& mean = out.posterior.mean;
   const auto& logvar = out.posterior.logvar;
   const auto kl = 0.5 * (mean.square() + logvar.exp() - 1.0 - logvar).mean();
   StepResult r;
-  r.loss = rec + cfg_.vae.kl_weight * kl;
+  r.loss = rec + o.kl_weight * kl;
   r.metrics["rec"] = rec.item<double>();
   r.metrics["kl"] = kl.item<double>();
   r.samples = batch.size();

@@ -101,7 +101,6 @@ class MfmStage : public Stage {
   torch::nn::Module& module() override { return *root_; }
   std::vector<std::string> metric_names() const override { return {"sigma"}; }
   StepResult train_step(TrainState& state) override;
-  // Validation loss per task at fixed sigmas (0.25, 0.5, 0.75) and fixed noise.
   // Held-out (validation, 8 clips) per task: val_loss, the v-loss at sigmas 0.25/0.5/0.75 with fixed noise;
   // x0_unexplained_by_sigma (mean over tasks): |x_t - sigma v - x0|^2 / var(x0) of the one-step clean-latent
   // prediction at sigmas 0.25 ... 1.0 (1 = no better than the clip's mean latent); latent_scale.
