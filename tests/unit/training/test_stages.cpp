@@ -218,6 +218,88 @@ TEST(MfmStage, AdapterOutputStartsAtZeroUnlessAScaleIsGiven) {
   EXPECT_THROW(TrainConfig::from_json(j, "cfg.json"), mf::Error);
 }
 
+TEST(MfmStage, AdapterGainScalesTheHiddenConvolutions) {
+  OneThread one;
+  TempDir dir("mfm-gain");
+  const std::string vae = write_tiny_vae(dir);
+  auto hidden_sd = [&](const json& j) {
+    auto stage = make_stage(TrainConfig::from_json(j, "cfg.json"));
+    auto& s = dynamic_cast<MfmStage&>(*stage);
+    for (const auto& kv : s.transformer()->named_parameters())
+      if (kv.key() == "cond_conv.blocks.6.weight") {  // 256 x 256 x 3 x 3: a precise std
+        const auto w = kv.value().detach();
+        return w.std().item<double>() * std::sqrt(static_cast<double>(w.numel() / w.size(0)));
+      }
+    ADD_FAILURE() << "no cond_conv.blocks.6.weight";
+    return 0.0;
+  };
+  EXPECT_NEAR(hidden_sd(mfm_json(vae)), 1.0, 0.02);
+  auto j = mfm_json(vae);
+  j["mfm"]["adapter_gain"] = 1.676;
+  EXPECT_NEAR(hidden_sd(j), 1.676, 0.03);
+  j["mfm"]["adapter_gain"] = 0.0;
+  EXPECT_THROW(TrainConfig::from_json(j, "cfg.json"), mf::Error);
+}
+
+TEST(MfmStage, InitFromStartsFromAnEarlierRunAndRefusesAnotherVae) {
+  OneThread one;
+  TempDir dir("mfm-initfrom");
+  const auto first = mfm_json(write_tiny_vae(dir));
+  auto a = make_stage(TrainConfig::from_json(first, "cfg.json"));
+  {
+    Trainer t(*a, TrainConfig::from_json(first, "cfg.json"), quiet(dir.str("a")));
+    EXPECT_EQ(t.run(), 4);
+  }
+  const std::string pipe = dir.str("a/pipeline");
+  auto j = first;
+  j["mfm"]["init_from"] = pipe;
+  j["seed"] = 9;  // another random initialisation, which init_from replaces
+  auto b = make_stage(TrainConfig::from_json(j, "cfg.json"));
+  EXPECT_TRUE(same_tensors(b->module(), a->module())) << "init_from did not load the earlier run's weights";
+  {  // the other seed draws other clips, but the run keeps the latent scale the weights were trained with
+    const auto& ka = dynamic_cast<MfmStage&>(*a).latent_scale();
+    const auto& kb = dynamic_cast<MfmStage&>(*b).latent_scale();
+    ASSERT_EQ(ka.size(), kb.size());
+    for (size_t c = 0; c < ka.size(); ++c) EXPECT_NEAR(kb[c], ka[c], 1e-4 * ka[c]) << "channel " << c;
+  }
+  {
+    Trainer t(*b, TrainConfig::from_json(j, "cfg.json"), quiet(dir.str("b")));
+    EXPECT_EQ(t.run(2), 2);  // and trains on from there
+  }
+  // another VAE (other random weights): the latents differ, so the weights do not apply
+  {
+    TempDir other("mfm-initfrom-othervae");
+    torch::manual_seed(11);
+    mf::vae::CogVideoXVae vae(tiny_vae_config());
+    write_vae_folder(vae, other.str("vae"));
+    auto k = j;
+    k["mfm"]["vae"] = other.str("vae");
+    try {
+      make_stage(TrainConfig::from_json(k, "cfg.json"));
+      ADD_FAILURE() << "a run on another VAE was accepted";
+    } catch (const mf::Error& e) {
+      EXPECT_NE(std::string(e.what()).find("another VAE"), std::string::npos) << e.what();
+    }
+  }
+  // another architecture: the strict load names the tensors
+  {
+    auto k = j;
+    k["mfm"]["head_dim"] = 16;
+    EXPECT_THROW(make_stage(TrainConfig::from_json(k, "cfg.json")), mf::Error);
+  }
+  // not a pipeline folder
+  {
+    auto k = j;
+    k["mfm"]["init_from"] = dir.str("nothing-here");
+    try {
+      make_stage(TrainConfig::from_json(k, "cfg.json"));
+      ADD_FAILURE() << "a missing init_from folder was accepted";
+    } catch (const mf::Error& e) {
+      EXPECT_EQ(e.code(), mf::ErrorCode::MissingModel) << e.what();
+    }
+  }
+}
+
 TEST(MfmStage, TrainsResumesExactlyAndExportsAPipelineThatRuns) {
   OneThread one;
   TempDir dir("mfm");

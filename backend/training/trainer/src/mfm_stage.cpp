@@ -61,7 +61,8 @@ MfmStageOptions MfmStageOptions::from_json(const json& j, int frames, std::vecto
   static const std::vector<std::string> known = {
       "vae",        "tokenizer",  "depth",      "text_d_model", "text_d_kv",    "text_d_ff",    "text_layers",
       "text_heads", "heads",      "head_dim",   "layers",       "tasks",        "shift",        "logit_mean",
-      "logit_std",  "text_dropout", "depth_dropout", "sr_factor", "scale_clips", "adapter_out_scale"};
+      "logit_std",  "text_dropout", "depth_dropout", "sr_factor", "scale_clips", "adapter_out_scale",
+      "adapter_gain", "init_from"};
   for (auto it = j.begin(); it != j.end(); ++it)
     if (std::find(known.begin(), known.end(), it.key()) == known.end())
       problems.push_back("unknown key 'mfm." + it.key() + "'");
@@ -92,6 +93,7 @@ MfmStageOptions MfmStageOptions::from_json(const json& j, int frames, std::vecto
   str("vae", o.vae, true);
   str("tokenizer", o.tokenizer, true);
   str("depth", o.depth, false);
+  str("init_from", o.init_from, false);
   integer("text_d_model", o.text_d_model, 8, 8192);
   integer("text_d_kv", o.text_d_kv, 4, 1024);
   integer("text_d_ff", o.text_d_ff, 8, 65536);
@@ -108,6 +110,7 @@ MfmStageOptions MfmStageOptions::from_json(const json& j, int frames, std::vecto
   integer("sr_factor", o.sr_factor, 1, 16);
   integer("scale_clips", o.scale_clips, 1, 4096);
   number("adapter_out_scale", o.adapter_out_scale, 0.0, 10.0);
+  number("adapter_gain", o.adapter_gain, 0.1, 10.0);
   if (o.head_dim % 4 != 0) problems.push_back("'mfm.head_dim' must be a multiple of 4 (3D RoPE)");
   if (j.contains("tasks")) {
     const auto& t = j["tasks"];
@@ -161,7 +164,9 @@ json MfmStageOptions::to_json() const {
           {"depth_dropout", depth_dropout},
           {"sr_factor", sr_factor},
           {"scale_clips", scale_clips},
-          {"adapter_out_scale", adapter_out_scale}};
+          {"adapter_out_scale", adapter_out_scale},
+          {"adapter_gain", adapter_gain},
+          {"init_from", init_from}};
 }
 
 json MfmStageOptions::transformer_config(int64_t text_dim) const {
@@ -333,7 +338,8 @@ namespace {
 // Module holding the trained parts under fixed names (checkpoint tensor names).
 struct RootImpl : torch::nn::Module {};
 
-void init_transformer(mf::mfm::Transformer3DModelImpl& m, uint64_t seed, double adapter_out_scale) {
+void init_transformer(mf::mfm::Transformer3DModelImpl& m, uint64_t seed, double adapter_out_scale,
+                      double adapter_gain) {
   torch::NoGradGuard ng;
   auto gen = at::detail::createCPUGenerator(seed);
   const auto f32 = torch::TensorOptions().dtype(torch::kFloat);
@@ -341,6 +347,7 @@ void init_transformer(mf::mfm::Transformer3DModelImpl& m, uint64_t seed, double 
     const std::string& n = kv.key();
     auto& p = kv.value();
     const bool adapter_out = n.rfind("cond_conv.conv_out.", 0) == 0;
+    const bool adapter_hidden = !adapter_out && n.rfind("cond_conv.", 0) == 0;
     const bool zero = n.find("norm1.linear.") != std::string::npos || n.rfind("proj_out_2.", 0) == 0 ||
                       (adapter_out && adapter_out_scale == 0.0);
     if (zero || (p.dim() == 1 && n.find("bias") != std::string::npos)) {
@@ -349,7 +356,8 @@ void init_transformer(mf::mfm::Transformer3DModelImpl& m, uint64_t seed, double 
       p.fill_(1.0);  // norm weights
     } else {
       const double fan_in = static_cast<double>(p.numel() / p.size(0));
-      p.copy_(at::randn(p.sizes(), gen, f32) * ((adapter_out ? adapter_out_scale : 1.0) / std::sqrt(fan_in)));
+      const double gain = adapter_out ? adapter_out_scale : adapter_hidden ? adapter_gain : 1.0;
+      p.copy_(at::randn(p.sizes(), gen, f32) * (gain / std::sqrt(fan_in)));
     }
   }
 }
@@ -430,8 +438,12 @@ MfmStage::MfmStage(const TrainConfig& cfg, MfmStageOptions options)
   }
   mf::check(!task_list_.empty(), mf::ErrorCode::BadInput, "the mfm stage has no task to train");
 
-  // Latent scale: per-channel std of the posterior mean over the first scale_clips training clips.
-  {
+  // Latent scale: per-channel std of the posterior mean over the first scale_clips training clips; a run that
+  // starts from an earlier one (init_from) keeps that run's scale, so its weights see the latents they learnt.
+  if (!opt_.init_from.empty()) {
+    channel_scale_ = adopt_latent_scale(opt_.init_from);
+    rescale_vae_latents(*vae_, channel_scale_);
+  } else {
     torch::NoGradGuard ng;
     std::vector<torch::Tensor> zs;
     for (int64_t i = 0; i < opt_.scale_clips; ++i)
@@ -449,11 +461,62 @@ MfmStage::MfmStage(const TrainConfig& cfg, MfmStageOptions options)
   init_t5(*t5_, cfg.seed * 2 + 1);
   transformer_ = mf::mfm::Transformer3DModel(
       mf::mfm::Config::from_json_text(opt_.transformer_config(opt_.text_d_model).dump(), "mfm transformer config"));
-  init_transformer(*transformer_, cfg.seed * 2 + 2, opt_.adapter_out_scale);
+  init_transformer(*transformer_, cfg.seed * 2 + 2, opt_.adapter_out_scale, opt_.adapter_gain);
+  if (!opt_.init_from.empty()) load_initial_weights(opt_.init_from);
   transformer_->set_gradient_checkpointing(cfg.gradient_checkpointing);
   root_ = std::make_shared<RootImpl>();
   root_->register_module("transformer", transformer_.ptr());
   root_->register_module("text_encoder", t5_.ptr());
+}
+
+namespace {
+std::string init_from_file(const std::string& folder, const std::string& relative) {
+  const fs::path f = fs::path(folder) / relative;
+  mf::check(fs::exists(f), mf::ErrorCode::MissingModel,
+            "'mfm.init_from' is " + folder + ", which has no " + relative +
+                ": point it at the pipeline/ folder of an earlier mfm run");
+  return f.string();
+}
+}  // namespace
+
+std::vector<double> MfmStage::adopt_latent_scale(const std::string& folder) const {
+  // The earlier run exported its VAE with the per-channel scale folded into the encoder output's mean rows
+  // (rescale_vae_latents): recover each channel's factor from those rows and check that the rest is this VAE.
+  const auto va = mf::io::WeightSource::open(init_from_file(folder, "vae"));
+  torch::NoGradGuard ng;
+  const std::string probe = "encoder.conv_out.conv.weight";
+  mf::check(va.contains(probe), mf::ErrorCode::BadFile, folder + "/vae has no " + probe);
+  torch::Tensor mine;
+  for (const auto& kv : vae_->model()->named_parameters())
+    if (kv.key() == probe) mine = kv.value().detach().to(torch::kFloat);
+  const auto theirs = va.read(probe, torch::kFloat);
+  const int64_t C = vae_->config().latent_channels;
+  const std::string another = "'mfm.init_from' (" + folder + ") was trained on another VAE than 'mfm.vae' (" +
+                              opt_.vae + "): point 'mfm.vae' at the VAE that run used";
+  mf::check(mine.defined() && mine.sizes() == theirs.sizes(), mf::ErrorCode::BadInput, another);
+  std::vector<double> k;
+  for (int64_t c = 0; c < C; ++c) {
+    const auto a = mine[c].flatten(), b = theirs[c].flatten();
+    const double kc = (a * b).sum().item<double>() / std::max(1e-30, (a * a).sum().item<double>());
+    const double err = (a * kc - b).norm().item<double>() / std::max(1e-30, b.norm().item<double>());
+    mf::check(kc > 0 && err <= 1e-4, mf::ErrorCode::BadInput, another);
+    k.push_back(kc);
+  }
+  const double rest = (mine.slice(0, C) - theirs.slice(0, C)).norm().item<double>();
+  mf::check(rest <= 1e-5 * (1e-12 + theirs.slice(0, C).norm().item<double>()), mf::ErrorCode::BadInput, another);
+  return k;
+}
+
+void MfmStage::load_initial_weights(const std::string& folder) {
+  const auto tr = mf::io::WeightSource::open(init_from_file(folder, "transformer/diffusion_pytorch_model.safetensors"));
+  const auto te = mf::io::WeightSource::open(init_from_file(folder, "text_encoder/model.safetensors"));
+  mf::io::load_state_dict(*transformer_, tr);  // strict: a different architecture names every tensor
+  const auto rep = mf::io::load_state_dict(*t5_, te, false);
+  const bool only_tied = rep.unexpected.empty() && rep.shape_mismatches.empty() &&
+                         (rep.missing.empty() ||
+                          (rep.missing.size() == 1 && rep.missing[0] == "encoder.embed_tokens.weight"));
+  mf::check(only_tied, mf::ErrorCode::BadFile,
+            "'mfm.init_from': the text encoder in " + folder + " does not fit the configured one:\n" + rep.to_string());
 }
 
 MfmStage::Example MfmStage::make_example(TaskId task, Split split, const std::vector<int64_t>& indices,

@@ -63,6 +63,11 @@ struct MfmStageOptions {
   std::string vae;        // trained vae/ folder (required)
   std::string tokenizer;  // tokenizer folder with spiece.model (required)
   std::string depth;      // optional depth/ folder copied into the exported pipeline
+  // Optional pipeline/ folder of an earlier mfm run: a fresh run starts from its transformer and text-encoder
+  // weights instead of the random initialisation (fine-tuning, curricula; the optimizer and schedule start
+  // anew) and keeps that run's latent scale. Its VAE must be `vae` up to that scale, and its architecture the
+  // configured one.
+  std::string init_from;
   // T5 encoder
   int64_t text_d_model = 64, text_d_kv = 32, text_d_ff = 128, text_layers = 2, text_heads = 2;
   // Transformer (hidden = heads x head_dim)
@@ -78,6 +83,10 @@ struct MfmStageOptions {
   // condition's influence grows from nothing); s > 0 draws N(0, s^2 / fan_in), so the condition reaches the
   // transformer, and gradients reach the adapter's earlier layers, from the first step.
   double adapter_out_scale = 0.0;
+  // Gain of the adapter's other ten convolutions, each followed by SiLU: N(0, gain^2 / fan_in). At 1 the signal
+  // shrinks ~0.5x per layer (std ~1e-3 after ten), so the condition barely reaches the transformer and the
+  // adapter learns very slowly; 1.676 = 1 / sqrt(E[silu(z)^2]) keeps a unit-variance signal at unit variance.
+  double adapter_gain = 1.0;
 
   static std::map<std::string, double> default_tasks();
   // Parses the "mfm" section of a training config; appends one line per problem to `problems`. `frames` is the
@@ -131,6 +140,8 @@ class MfmStage : public Stage {
   torch::Tensor predict(const Example& e, const torch::Tensor& x_t, const torch::Tensor& sigma);
 
  private:
+  std::vector<double> adopt_latent_scale(const std::string& pipeline_folder) const;
+  void load_initial_weights(const std::string& pipeline_folder);
   TrainConfig cfg_;
   MfmStageOptions opt_;
   ToyVideoDataset data_;
