@@ -11,6 +11,7 @@
 #include "mf/core/error.h"
 #include "mf/training/depth_stage.h"
 #include "mf/training/mfm_stage.h"
+#include "option_reader.h"
 
 namespace mf::training {
 
@@ -20,112 +21,12 @@ using nlohmann::json;
 
 constexpr double kPi = 3.14159265358979323846;
 
-// Reads fields of one JSON object, recording problems instead of throwing.
-class Reader {
- public:
-  Reader(const json& obj, std::string where, std::vector<std::string>& problems)
-      : obj_(obj), where_(std::move(where)), problems_(problems) {}
-
-  bool has(const std::string& key) {
-    seen_.insert(key);
-    auto it = obj_.find(key);
-    return it != obj_.end() && !it->is_null();
-  }
-  void problem(const std::string& key, const std::string& what) { problems_.push_back(name(key) + " " + what); }
-
-  template <typename T>
-  void integer(const std::string& key, T& out, int64_t lo, int64_t hi, bool required = false) {
-    if (!has(key)) {
-      if (required) problems_.push_back(name(key) + " is required");
-      return;
-    }
-    const json& v = obj_.at(key);
-    if (!v.is_number() || (v.is_number_float() && v.get<double>() != std::floor(v.get<double>()))) {
-      problem(key, "must be an integer, found " + v.dump());
-      return;
-    }
-    const double d = v.get<double>();
-    if (d < static_cast<double>(lo) || d > static_cast<double>(hi)) {
-      problem(key, "must be in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], found " + v.dump());
-      return;
-    }
-    out = static_cast<T>(v.is_number_unsigned() ? static_cast<int64_t>(v.get<uint64_t>()) : v.get<int64_t>());
-  }
-
-  // lo_open / hi_open: the bound itself is excluded.
-  void number(const std::string& key, double& out, double lo, double hi, bool lo_open = false, bool hi_open = false) {
-    if (!has(key)) return;
-    const json& v = obj_.at(key);
-    if (!v.is_number()) {
-      problem(key, "must be a number, found " + v.dump());
-      return;
-    }
-    const double d = v.get<double>();
-    const bool ok = std::isfinite(d) && (lo_open ? d > lo : d >= lo) && (hi_open ? d < hi : d <= hi);
-    if (!ok) {
-      std::ostringstream os;
-      os << "must be in " << (lo_open ? "(" : "[") << lo << ", " << hi << (hi_open ? ")" : "]") << ", found "
-         << v.dump();
-      problem(key, os.str());
-      return;
-    }
-    out = d;
-  }
-
-  void boolean(const std::string& key, bool& out) {
-    if (!has(key)) return;
-    const json& v = obj_.at(key);
-    if (!v.is_boolean()) {
-      problem(key, "must be true or false, found " + v.dump());
-      return;
-    }
-    out = v.get<bool>();
-  }
-
-  void choice(const std::string& key, std::string& out, const std::vector<std::string>& allowed,
-              bool required = false) {
-    if (!has(key)) {
-      if (required) problems_.push_back(name(key) + " is required (one of " + join(allowed) + ")");
-      return;
-    }
-    const json& v = obj_.at(key);
-    if (!v.is_string() || std::find(allowed.begin(), allowed.end(), v.get<std::string>()) == allowed.end()) {
-      problem(key, "must be one of " + join(allowed) + ", found " + v.dump());
-      return;
-    }
-    out = v.get<std::string>();
-  }
-
-  void unknown_keys() {
-    for (auto it = obj_.begin(); it != obj_.end(); ++it)
-      if (!seen_.count(it.key())) {
-        std::vector<std::string> known(seen_.begin(), seen_.end());
-        problems_.push_back("unknown key " + name(it.key()) + " (known: " + join(known, false) + ")");
-      }
-  }
-
-  std::string name(const std::string& key) const { return "'" + (where_.empty() ? key : where_ + "." + key) + "'"; }
-  const json& at(const std::string& key) const { return obj_.at(key); }
-
-  static std::string join(const std::vector<std::string>& v, bool quote = true) {
-    std::string s;
-    for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + (quote ? "\"" + v[i] + "\"" : v[i]);
-    return s;
-  }
-
- private:
-  const json& obj_;
-  std::string where_;
-  std::vector<std::string>& problems_;
-  std::set<std::string> seen_;
-};
-
 void read_vae(const json& j, VaeStageOptions& o, std::vector<std::string>& problems) {
   if (!j.is_object()) {
     problems.push_back("'vae' must be an object, found " + j.dump());
     return;
   }
-  Reader r(j, "vae", problems);
+  OptionReader r(j, "vae", problems);
   r.number("kl_weight", o.kl_weight, 0.0, 1.0);
   std::string recon = o.recon_loss == ReconLoss::L1 ? "l1" : "mse";
   r.choice("recon_loss", recon, {"l1", "mse"});
@@ -197,7 +98,7 @@ TrainConfig TrainConfig::from_json(const json& j, const std::string& origin) {
   if (!j.is_object()) {
     throw mf::Error(mf::ErrorCode::BadInput, origin + ": the training config must be a JSON object");
   }
-  Reader r(j, "", problems);
+  OptionReader r(j, "", problems);
   r.choice("stage", c.stage, {"vae", "depth", "mfm"}, /*required=*/true);
   r.integer("steps", c.steps, 1, int64_t(1) << 40, /*required=*/true);
   r.integer("batch", c.batch, 1, 1024);

@@ -7,6 +7,7 @@
 #include "mf/io/tensor_io.h"
 #include "mf/training/checkpoint.h"
 #include "mf/training/vae_stage.h"
+#include "option_reader.h"
 
 namespace mf::training {
 
@@ -71,36 +72,26 @@ nlohmann::json DepthStageOptions::to_json() const {
 DepthStageOptions DepthStageOptions::from_json(const nlohmann::json& j, std::vector<std::string>& problems) {
   DepthStageOptions o;
   if (!j.is_object()) {
-    problems.push_back("'depth' must be an object");
+    problems.push_back("'depth' must be an object, found " + j.dump());
     return o;
   }
-  auto get_int = [&](const char* k, int64_t& v, int64_t lo, int64_t hi) {
-    if (!j.contains(k)) return;
-    if (!j[k].is_number_integer() || j[k].get<int64_t>() < lo || j[k].get<int64_t>() > hi)
-      problems.push_back(std::string("'depth.") + k + "' must be an integer in " + std::to_string(lo) + ".." +
-                         std::to_string(hi) + ", found " + j[k].dump());
-    else
-      v = j[k].get<int64_t>();
-  };
-  for (auto it = j.begin(); it != j.end(); ++it) {
-    static const std::vector<std::string> known = {"hidden_size", "num_hidden_layers", "num_attention_heads",
-                                                   "reassemble_hidden_size", "neck_hidden_sizes",
-                                                   "fusion_hidden_size", "head_hidden_size", "input_size"};
-    if (std::find(known.begin(), known.end(), it.key()) == known.end())
-      problems.push_back("unknown key 'depth." + it.key() + "'");
-  }
-  get_int("hidden_size", o.hidden_size, 8, 4096);
-  get_int("num_hidden_layers", o.num_hidden_layers, 1, 64);
-  get_int("num_attention_heads", o.num_attention_heads, 1, 64);
-  get_int("reassemble_hidden_size", o.reassemble_hidden_size, 4, 4096);
-  get_int("fusion_hidden_size", o.fusion_hidden_size, 4, 4096);
-  get_int("head_hidden_size", o.head_hidden_size, 1, 4096);
-  get_int("input_size", o.input_size, 14, 2048);
-  if (j.contains("neck_hidden_sizes")) {
+  OptionReader r(j, "depth", problems);
+  r.integer("hidden_size", o.hidden_size, 8, 4096);
+  r.integer("num_hidden_layers", o.num_hidden_layers, 1, 64);
+  r.integer("num_attention_heads", o.num_attention_heads, 1, 64);
+  r.integer("reassemble_hidden_size", o.reassemble_hidden_size, 4, 4096);
+  r.integer("fusion_hidden_size", o.fusion_hidden_size, 4, 4096);
+  r.integer("head_hidden_size", o.head_hidden_size, 1, 4096);
+  r.integer("input_size", o.input_size, 14, 2048);
+  if (r.has("neck_hidden_sizes")) {
     const auto& v = j["neck_hidden_sizes"];
-    if (!v.is_array() || v.size() != 4) problems.push_back("'depth.neck_hidden_sizes' must be a list of 4 integers");
-    else o.neck_hidden_sizes = v.get<std::vector<int64_t>>();
+    if (!v.is_array() || v.size() != 4 ||
+        !std::all_of(v.begin(), v.end(), [](const nlohmann::json& e) { return e.is_number_integer() && e > 0; }))
+      r.problem("neck_hidden_sizes", "must be a list of 4 positive integers, found " + v.dump());
+    else
+      o.neck_hidden_sizes = v.get<std::vector<int64_t>>();
   }
+  r.unknown_keys();
   if (o.hidden_size % o.num_attention_heads != 0)
     problems.push_back("'depth.hidden_size' (" + std::to_string(o.hidden_size) + ") must be a multiple of "
                        "'depth.num_attention_heads' (" + std::to_string(o.num_attention_heads) + ")");

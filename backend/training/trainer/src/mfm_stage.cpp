@@ -19,6 +19,7 @@
 #include "mf/toyworld/rng.h"
 #include "mf/training/checkpoint.h"
 #include "mf/training/vae_stage.h"
+#include "option_reader.h"
 
 namespace mf::training {
 
@@ -58,61 +59,30 @@ MfmStageOptions MfmStageOptions::from_json(const json& j, int frames, std::vecto
     problems.push_back("'mfm' must be an object, found " + j.dump());
     return o;
   }
-  static const std::vector<std::string> known = {
-      "vae",        "tokenizer",  "depth",      "text_d_model", "text_d_kv",    "text_d_ff",    "text_layers",
-      "text_heads", "heads",      "head_dim",   "layers",       "tasks",        "shift",        "logit_mean",
-      "logit_std",  "text_dropout", "depth_dropout", "sr_factor", "scale_clips", "adapter_out_scale",
-      "adapter_gain", "init_from"};
-  for (auto it = j.begin(); it != j.end(); ++it)
-    if (std::find(known.begin(), known.end(), it.key()) == known.end())
-      problems.push_back("unknown key 'mfm." + it.key() + "'");
-  auto str = [&](const char* k, std::string& v, bool required) {
-    if (!j.contains(k) || j[k].is_null()) {
-      if (required) problems.push_back(std::string("'mfm.") + k + "' is required (a folder path)");
-      return;
-    }
-    if (!j[k].is_string()) problems.push_back(std::string("'mfm.") + k + "' must be a string, found " + j[k].dump());
-    else v = j[k].get<std::string>();
-  };
-  auto integer = [&](const char* k, auto& v, int64_t lo, int64_t hi) {
-    if (!j.contains(k)) return;
-    if (!j[k].is_number_integer() || j[k].get<int64_t>() < lo || j[k].get<int64_t>() > hi)
-      problems.push_back(std::string("'mfm.") + k + "' must be an integer in [" + std::to_string(lo) + ", " +
-                         std::to_string(hi) + "], found " + j[k].dump());
-    else
-      v = static_cast<std::decay_t<decltype(v)>>(j[k].get<int64_t>());
-  };
-  auto number = [&](const char* k, double& v, double lo, double hi) {
-    if (!j.contains(k)) return;
-    if (!j[k].is_number() || !(j[k].get<double>() >= lo && j[k].get<double>() <= hi))
-      problems.push_back(std::string("'mfm.") + k + "' must be a number in [" + std::to_string(lo) + ", " +
-                         std::to_string(hi) + "], found " + j[k].dump());
-    else
-      v = j[k].get<double>();
-  };
-  str("vae", o.vae, true);
-  str("tokenizer", o.tokenizer, true);
-  str("depth", o.depth, false);
-  str("init_from", o.init_from, false);
-  integer("text_d_model", o.text_d_model, 8, 8192);
-  integer("text_d_kv", o.text_d_kv, 4, 1024);
-  integer("text_d_ff", o.text_d_ff, 8, 65536);
-  integer("text_layers", o.text_layers, 1, 64);
-  integer("text_heads", o.text_heads, 1, 128);
-  integer("heads", o.heads, 1, 128);
-  integer("head_dim", o.head_dim, 8, 1024);
-  integer("layers", o.layers, 1, 128);
-  number("shift", o.shift, 0.05, 100.0);
-  number("logit_mean", o.logit_mean, -10.0, 10.0);
-  number("logit_std", o.logit_std, 0.01, 10.0);
-  number("text_dropout", o.text_dropout, 0.0, 1.0);
-  number("depth_dropout", o.depth_dropout, 0.0, 1.0);
-  integer("sr_factor", o.sr_factor, 1, 16);
-  integer("scale_clips", o.scale_clips, 1, 4096);
-  number("adapter_out_scale", o.adapter_out_scale, 0.0, 10.0);
-  number("adapter_gain", o.adapter_gain, 0.1, 10.0);
+  OptionReader r(j, "mfm", problems);
+  r.string("vae", o.vae, true, "a folder path");
+  r.string("tokenizer", o.tokenizer, true, "a folder path");
+  r.string("depth", o.depth);
+  r.string("init_from", o.init_from);
+  r.integer("text_d_model", o.text_d_model, 8, 8192);
+  r.integer("text_d_kv", o.text_d_kv, 4, 1024);
+  r.integer("text_d_ff", o.text_d_ff, 8, 65536);
+  r.integer("text_layers", o.text_layers, 1, 64);
+  r.integer("text_heads", o.text_heads, 1, 128);
+  r.integer("heads", o.heads, 1, 128);
+  r.integer("head_dim", o.head_dim, 8, 1024);
+  r.integer("layers", o.layers, 1, 128);
+  r.number("shift", o.shift, 0.05, 100.0);
+  r.number("logit_mean", o.logit_mean, -10.0, 10.0);
+  r.number("logit_std", o.logit_std, 0.01, 10.0);
+  r.number("text_dropout", o.text_dropout, 0.0, 1.0);
+  r.number("depth_dropout", o.depth_dropout, 0.0, 1.0);
+  r.integer("sr_factor", o.sr_factor, 1, 16);
+  r.integer("scale_clips", o.scale_clips, 1, 4096);
+  r.number("adapter_out_scale", o.adapter_out_scale, 0.0, 10.0);
+  r.number("adapter_gain", o.adapter_gain, 0.1, 10.0);
   if (o.head_dim % 4 != 0) problems.push_back("'mfm.head_dim' must be a multiple of 4 (3D RoPE)");
-  if (j.contains("tasks")) {
+  if (r.has("tasks")) {
     const auto& t = j["tasks"];
     if (!t.is_object() || t.empty()) {
       problems.push_back("'mfm.tasks' must be an object of task -> weight, found " + t.dump());
@@ -141,6 +111,7 @@ MfmStageOptions MfmStageOptions::from_json(const json& j, int frames, std::vecto
       if (total <= 0) problems.push_back("'mfm.tasks' needs at least one task with a positive weight");
     }
   }
+  r.unknown_keys();
   return o;
 }
 

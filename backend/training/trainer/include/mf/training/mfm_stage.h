@@ -83,9 +83,9 @@ struct MfmStageOptions {
   // condition's influence grows from nothing); s > 0 draws N(0, s^2 / fan_in), so the condition reaches the
   // transformer, and gradients reach the adapter's earlier layers, from the first step.
   double adapter_out_scale = 0.0;
-  // Gain of the adapter's other ten convolutions, each followed by SiLU: N(0, gain^2 / fan_in). At 1 the signal
-  // shrinks ~0.5x per layer (std ~1e-3 after ten), so the condition barely reaches the transformer and the
-  // adapter learns very slowly; 1.676 = 1 / sqrt(E[silu(z)^2]) keeps a unit-variance signal at unit variance.
+  // Gain of the adapter's other ten convolutions, each followed by SiLU: N(0, gain^2 / fan_in). At 1 a unit signal
+  // shrinks ~0.6x per layer (under 1% after ten); 1.676 = 1 / sqrt(E[silu(z)^2]) keeps it at unit variance. On the
+  // toy multi-task mix 1.676 trained no better than 1 (recipe/RESULTS.md, run C), so 1 stays the default.
   double adapter_gain = 1.0;
 
   static std::map<std::string, double> default_tasks();
