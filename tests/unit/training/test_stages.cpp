@@ -326,6 +326,14 @@ TEST(MfmStage, TrainsResumesExactlyAndExportsAPipelineThatRuns) {
       EXPECT_TRUE(std::isfinite(u.get<double>())) << k;
       EXPECT_GE(u.get<double>(), 0.0) << k;
     }
+    // the per-task table averages to the per-sigma one
+    const auto& by_task = ev.at("x0_unexplained_by_task");
+    EXPECT_EQ(by_task.size(), ev.at("val_loss").size()) << ev.dump();
+    for (const auto& [k, u] : ev.at("x0_unexplained_by_sigma").items()) {
+      double sum = 0;
+      for (const auto& [task, row] : by_task.items()) sum += row.at(k).get<double>();
+      EXPECT_NEAR(sum / static_cast<double>(by_task.size()), u.get<double>(), 1e-9 * (1 + u.get<double>())) << k;
+    }
     // an untrained model at sigma 1 sees only noise: its clean-latent guess is no better than the mean's
     EXPECT_GT(ev.at("x0_unexplained_by_sigma").at("1.00").get<double>(), 0.5);
   }
