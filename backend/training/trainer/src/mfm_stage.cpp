@@ -457,14 +457,15 @@ std::vector<double> MfmStage::adopt_latent_scale(const std::string& folder) cons
   torch::NoGradGuard ng;
   const std::string probe = "encoder.conv_out.conv.weight";
   mf::check(va.contains(probe), mf::ErrorCode::BadFile, folder + "/vae has no " + probe);
-  torch::Tensor mine;
-  for (const auto& kv : vae_->model()->named_parameters())
-    if (kv.key() == probe) mine = kv.value().detach().to(torch::kFloat);
+  const auto params = vae_->model()->named_parameters();
+  const torch::Tensor* found = params.find(probe);
+  mf::check(found != nullptr, mf::ErrorCode::Internal, "the mfm stage's VAE has no " + probe);
+  const auto mine = found->detach().to(torch::kFloat);
   const auto theirs = va.read(probe, torch::kFloat);
   const int64_t C = vae_->config().latent_channels;
   const std::string another = "'mfm.init_from' (" + folder + ") was trained on another VAE than 'mfm.vae' (" +
                               opt_.vae + "): point 'mfm.vae' at the VAE that run used";
-  mf::check(mine.defined() && mine.sizes() == theirs.sizes(), mf::ErrorCode::BadInput, another);
+  mf::check(mine.sizes() == theirs.sizes(), mf::ErrorCode::BadInput, another);
   std::vector<double> k;
   for (int64_t c = 0; c < C; ++c) {
     const auto a = mine[c].flatten(), b = theirs[c].flatten();
