@@ -292,6 +292,7 @@ BlockContext Transformer3DModelImpl::embed(const TransformerInputs& in, torch::T
             std::to_string(ctx.grid_h) + "x" + std::to_string(ctx.grid_w) +
             " (pixel frames 4k+1 -> k+1 latent frames; pixel size = 8 x latent size)");
   patches = patches + a;
+  ctx.adapter = a;
   // Token index (t*h' + y)*w' + x.
   *tokens = patches.flatten(2).transpose(1, 2).contiguous();  // [B, S, D]
 

@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -238,6 +239,65 @@ TEST(MfmStage, AdapterGainScalesTheHiddenConvolutions) {
   j["mfm"]["adapter_gain"] = 1.676;
   EXPECT_NEAR(hidden_sd(j), 1.676, 0.03);
   j["mfm"]["adapter_gain"] = 0.0;
+  EXPECT_THROW(TrainConfig::from_json(j, "cfg.json"), mf::Error);
+}
+
+TEST(MfmStage, AdapterProbeAddsItsLossReadsPatchesInTheHeadsOrderAndIsNotExported) {
+  OneThread one;
+  TempDir dir("mfm-probe");
+  auto j = mfm_json(write_tiny_vae(dir));
+  j["mfm"]["adapter_aux_weight"] = 0.5;
+  const auto cfg = TrainConfig::from_json(j, "cfg.json");
+  EXPECT_EQ(cfg.to_json().at("mfm").at("adapter_aux_weight"), 0.5);
+  auto stage = make_stage(cfg);
+  auto& s = dynamic_cast<MfmStage&>(*stage);
+  const auto names = stage->metric_names();
+  EXPECT_NE(std::find(names.begin(), names.end(), "adapter_aux"), names.end());
+  bool has_probe = false;
+  for (const auto& kv : stage->module().named_parameters()) has_probe = has_probe || kv.key() == "adapter_probe.weight";
+  EXPECT_TRUE(has_probe) << "the probe is not in the checkpointed module";
+
+  // One step's loss is the v-loss plus the weighted probe loss.
+  TrainState st;
+  st.seed = 3;
+  const auto r = stage->train_step(st);
+  EXPECT_NEAR(r.loss.item<double>(), r.metrics.at("v_loss") + 0.5 * r.metrics.at("adapter_aux"),
+              1e-5 * r.loss.item<double>());
+  EXPECT_GT(r.metrics.at("adapter_aux"), 0.0);
+
+  // The probe's error, checked against the transformer head's own unpatchify of the probe's tokens.
+  {
+    torch::NoGradGuard ng;
+    const auto& tc = s.transformer()->config();
+    const int64_t B = 2, C = 16, T = 2, hp = 3, wp = 2, p = tc.patch_size, D = tc.inner_dim();
+    auto gen = at::detail::createCPUGenerator(7);
+    const auto f32 = torch::TensorOptions().dtype(torch::kFloat);
+    const auto a = at::randn({B, D, T, hp, wp}, gen, f32);
+    const auto x0 = at::randn({B, C, T, hp * p, wp * p}, gen, f32);
+    std::shared_ptr<torch::nn::LinearImpl> lin;
+    for (auto& m : stage->module().named_children())
+      if (m.key() == "adapter_probe") lin = std::dynamic_pointer_cast<torch::nn::LinearImpl>(m.value());
+    ASSERT_TRUE(lin);
+    auto tokens = lin->forward(a.flatten(2).transpose(1, 2));  // [B, S, p*p*C]
+    auto y = tokens.view({B, T, hp, wp, p, p, C}).permute({0, 6, 1, 2, 4, 3, 5}).reshape({B, C, T, hp * p, wp * p});
+    const auto want = (y - x0).square().mean({1, 2, 3, 4});
+    const auto got = s.adapter_probe_error(a, x0);
+    EXPECT_TRUE(torch::allclose(got, want, 1e-5, 1e-6)) << got << want;
+  }
+
+  Trainer t(*stage, cfg, quiet(dir.str("a")));
+  EXPECT_EQ(t.run(), 4);
+  const auto& ev = t.summary().at("evaluation");
+  ASSERT_TRUE(ev.contains("adapter_probe_unexplained_by_task")) << ev.dump();
+  EXPECT_EQ(ev.at("adapter_probe_unexplained_by_task").size(), ev.at("val_loss").size());
+  for (const auto& [task, u] : ev.at("adapter_probe_unexplained_by_task").items()) {
+    EXPECT_TRUE(std::isfinite(u.get<double>())) << task;
+    EXPECT_GT(u.get<double>(), 0.0) << task;
+  }
+  // the export is the official layout: the probe is a training aid only
+  const auto w = mf::io::WeightSource::open(dir.str("a/pipeline/transformer"));
+  for (const auto& n : w.names()) EXPECT_EQ(n.find("probe"), std::string::npos) << n;
+  j["mfm"]["adapter_aux_weight"] = -1.0;
   EXPECT_THROW(TrainConfig::from_json(j, "cfg.json"), mf::Error);
 }
 

@@ -81,6 +81,7 @@ MfmStageOptions MfmStageOptions::from_json(const json& j, int frames, std::vecto
   r.integer("scale_clips", o.scale_clips, 1, 4096);
   r.number("adapter_out_scale", o.adapter_out_scale, 0.0, 10.0);
   r.number("adapter_gain", o.adapter_gain, 0.1, 10.0);
+  r.number("adapter_aux_weight", o.adapter_aux_weight, 0.0, 100.0);
   if (o.head_dim % 4 != 0) problems.push_back("'mfm.head_dim' must be a multiple of 4 (3D RoPE)");
   if (r.has("tasks")) {
     const auto& t = j["tasks"];
@@ -137,6 +138,7 @@ json MfmStageOptions::to_json() const {
           {"scale_clips", scale_clips},
           {"adapter_out_scale", adapter_out_scale},
           {"adapter_gain", adapter_gain},
+          {"adapter_aux_weight", adapter_aux_weight},
           {"init_from", init_from}};
 }
 
@@ -438,6 +440,34 @@ MfmStage::MfmStage(const TrainConfig& cfg, MfmStageOptions options)
   root_ = std::make_shared<RootImpl>();
   root_->register_module("transformer", transformer_.ptr());
   root_->register_module("text_encoder", t5_.ptr());
+  if (opt_.adapter_aux_weight > 0) {
+    // The probe reads one token of the adapter's output and predicts that patch of x0 (unpatchify's channel order).
+    const auto& tc = transformer_->config();
+    const int64_t p = tc.patch_size;
+    adapter_probe_ = torch::nn::Linear(tc.inner_dim(), p * p * tc.out_channels_resolved());
+    torch::NoGradGuard ng;
+    auto gen = at::detail::createCPUGenerator(cfg.seed * 2 + 3);
+    auto& w = adapter_probe_->weight;
+    w.copy_(at::randn(w.sizes(), gen, torch::TensorOptions().dtype(torch::kFloat)) /
+            std::sqrt(static_cast<double>(w.size(1))));
+    adapter_probe_->bias.zero_();
+    root_->register_module("adapter_probe", adapter_probe_);
+  }
+}
+
+std::vector<std::string> MfmStage::metric_names() const {
+  if (opt_.adapter_aux_weight > 0) return {"sigma", "v_loss", "adapter_aux"};
+  return {"sigma"};
+}
+
+torch::Tensor MfmStage::adapter_probe_error(const torch::Tensor& adapter, const torch::Tensor& x0) {
+  mf::check(static_cast<bool>(adapter_probe_), mf::ErrorCode::Internal, "the adapter probe is off");
+  const int64_t B = x0.size(0), C = x0.size(1), T = x0.size(2), p = transformer_->config().patch_size;
+  const int64_t hp = x0.size(3) / p, wp = x0.size(4) / p;
+  // x0 [B, C, T, h'p, w'p] -> [B, T*h'*w', p*p*C] with index (py*p + px)*C + c, the order head() unpatchifies.
+  const auto target = x0.view({B, C, T, hp, p, wp, p}).permute({0, 2, 3, 5, 4, 6, 1}).reshape({B, T * hp * wp, p * p * C});
+  const auto pred = adapter_probe_(adapter.flatten(2).transpose(1, 2).to(torch::kFloat));  // [B, S, p*p*C]
+  return (pred - target).square().mean({1, 2});
 }
 
 namespace {
@@ -557,7 +587,8 @@ MfmStage::Example MfmStage::make_example(TaskId task, Split split, const std::ve
   return e;
 }
 
-torch::Tensor MfmStage::predict(const Example& e, const torch::Tensor& x_t, const torch::Tensor& sigma) {
+torch::Tensor MfmStage::predict(const Example& e, const torch::Tensor& x_t, const torch::Tensor& sigma,
+                                torch::Tensor* adapter) {
   mf::mfm::TransformerInputs in;
   in.hidden_states = x_t;
   in.conditional_pixel_values = e.cond;
@@ -566,7 +597,11 @@ torch::Tensor MfmStage::predict(const Example& e, const torch::Tensor& x_t, cons
   in.encoder_attention_mask = e.text_mask;
   in.timestep = sigma * 1000.0;
   in.motion_score = e.motion;
-  return transformer_->forward(in);
+  torch::Tensor x;
+  const auto ctx = transformer_->embed(in, &x);
+  for (int i = 0; i < transformer_->num_blocks(); ++i) x = transformer_->run_block(i, x, ctx);
+  if (adapter) *adapter = ctx.adapter;
+  return transformer_->head(x, ctx);
 }
 
 StepResult MfmStage::train_step(TrainState& state) {
@@ -594,9 +629,16 @@ StepResult MfmStage::train_step(TrainState& state) {
   const auto s = sigma.view({B, 1, 1, 1, 1});
   const auto x_t = (1 - s) * e.x0 + s * eps;
   const auto v = eps - e.x0;
-  const auto pred = predict(e, x_t, sigma);
+  torch::Tensor adapter;
+  const auto pred = predict(e, x_t, sigma, adapter_probe_ ? &adapter : nullptr);
   StepResult r;
   r.loss = (pred - v).square().mean();
+  if (adapter_probe_) {
+    const auto aux = adapter_probe_error(adapter, e.x0).mean();
+    r.metrics["v_loss"] = r.loss.item<double>();
+    r.metrics["adapter_aux"] = aux.item<double>();
+    r.loss = r.loss + opt_.adapter_aux_weight * aux;
+  }
   r.metrics["sigma"] = sigma.mean().item<double>();
   r.samples = B;
   return r;
@@ -627,6 +669,7 @@ json MfmStage::evaluate() {
   for (size_t k = 0; k < task_list_.size(); ++k) {
     const TaskId task = task_list_[k];
     std::vector<double> task_unexplained(probe_sigmas.size(), 0.0);
+    double probe_unexplained = 0;
     std::vector<uint64_t> draws;
     for (int64_t i = 0; i < n; ++i) draws.push_back(mix_seed(0xe7a1ULL + k, static_cast<uint64_t>(i)));
     double loss = 0;
@@ -643,7 +686,10 @@ json MfmStage::evaluate() {
         const auto eps = at::randn(e.x0.sizes(), gen, torch::TensorOptions().dtype(torch::kFloat));
         const auto sigma = torch::full({cnt}, sg, torch::kFloat);
         const auto x_t = (1 - sg) * e.x0 + sg * eps;
-        const auto v = predict(e, x_t, sigma);
+        torch::Tensor adapter;
+        const auto v = predict(e, x_t, sigma, adapter_probe_ && si == 0 ? &adapter : nullptr);
+        if (adapter.defined())  // the adapter does not see x_t: one sigma is enough
+          probe_unexplained += adapter_probe_error(adapter, e.x0).sum().item<double>() / std::max(x0_var, 1e-12);
         if (si < kLossSigmas)
           loss += (v - (eps - e.x0)).square().mean().item<double>() * static_cast<double>(cnt);
         const auto err = (x_t - sg * v - e.x0).square().mean().item<double>();
@@ -656,6 +702,8 @@ json MfmStage::evaluate() {
           task_unexplained[si] / static_cast<double>(n);
     }
     loss /= static_cast<double>(kLossSigmas * n);
+    if (adapter_probe_)
+      out["adapter_probe_unexplained_by_task"][tasks::to_string(task)] = probe_unexplained / static_cast<double>(n);
     out["val_loss"][tasks::to_string(task)] = loss;
     all += loss;
   }

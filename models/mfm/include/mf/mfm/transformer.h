@@ -115,6 +115,9 @@ struct BlockContext {
   torch::Tensor rope_cos;   // [1|B, 1, S, Dh] fp32 (undefined when use_rope is false)
   torch::Tensor rope_sin;
   int64_t grid_t = 0, grid_h = 0, grid_w = 0;  // token grid (T, h/p, w/p)
+  // The condition adapter's output [B, D, T, h/p, w/p] as added to the patches (kept for training losses and
+  // diagnostics that look at what the adapter carries; holding it costs no compute).
+  torch::Tensor adapter;
 };
 
 class AdaLayerNormZeroImpl : public torch::nn::Module {  // norm1

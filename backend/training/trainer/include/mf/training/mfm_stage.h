@@ -17,7 +17,7 @@
 //      sigma = shift * u / (1 + (shift - 1) * u) with u = sigmoid(N(logit_mean, logit_std)) (logit-normal,
 //      shifted like the inference schedule); x_t = (1 - sigma) x0 + sigma * eps; the model predicts
 //      v = eps - x0 at timestep sigma * 1000 (what the pipeline's Euler step integrates);
-//   5. loss = mean (v_pred - v)^2.
+//   5. loss = mean (v_pred - v)^2, plus adapter_aux_weight x the adapter probe's loss when it is on (below).
 //
 // Latent scale: the pipeline's fixed 0.958917567 expects VAE latents of std ~1/0.958917567. The stage measures
 // the frozen VAE's per-channel std on `scale_clips` training clips and folds a per-channel factor into the VAE
@@ -87,6 +87,12 @@ struct MfmStageOptions {
   // shrinks ~0.6x per layer (under 1% after ten); 1.676 = 1 / sqrt(E[silu(z)^2]) keeps it at unit variance. On the
   // toy multi-task mix 1.676 trained no better than 1 (recipe/RESULTS.md, run C), so 1 stays the default.
   double adapter_gain = 1.0;
+  // Weight of an auxiliary loss that teaches the condition adapter directly: a linear probe (D -> patch*patch*C,
+  // trained with the model, kept in checkpoints, never exported) reads the adapter's output per token and
+  // predicts the clean target latent x0 of that patch; loss = v-loss + w * mean (probe(A) - x0 patch)^2. With the
+  // official objective alone the adapter learns only through the transformer (recipe/RESULTS.md, run C: after
+  // 2500 steps the model still ignores the condition at sigma 1). 0 (default) = the official objective only.
+  double adapter_aux_weight = 0.0;
 
   static std::map<std::string, double> default_tasks();
   // Parses the "mfm" section of a training config; appends one line per problem to `problems`. `frames` is the
@@ -108,11 +114,12 @@ class MfmStage : public Stage {
 
   std::string name() const override { return "mfm"; }
   torch::nn::Module& module() override { return *root_; }
-  std::vector<std::string> metric_names() const override { return {"sigma"}; }
+  std::vector<std::string> metric_names() const override;
   StepResult train_step(TrainState& state) override;
   // Held-out (validation, 8 clips) per task: val_loss, the v-loss at sigmas 0.25/0.5/0.75 with fixed noise;
   // x0_unexplained_by_sigma (mean over tasks): |x_t - sigma v - x0|^2 / var(x0) of the one-step clean-latent
-  // prediction at sigmas 0.25 ... 1.0 (1 = no better than the clip's mean latent); latent_scale.
+  // prediction at sigmas 0.25 ... 1.0 (1 = no better than the clip's mean latent); latent_scale; with the adapter
+  // probe on, adapter_probe_unexplained_by_task (its error over var(x0), the same oracle denominator).
   nlohmann::json evaluate() override;
   std::string export_model(const std::string& out_dir) override;  // <out_dir>/pipeline
   // Exports the current weights to <dir>/pipeline, runs vinp, vsr and t2v (those trained) on one held-out clip
@@ -137,7 +144,11 @@ class MfmStage : public Stage {
   Example make_example(tasks::TaskId task, Split split, const std::vector<int64_t>& indices,
                        const std::vector<uint64_t>& draws, const std::vector<bool>& drop_text,
                        const std::vector<bool>& drop_depth);
-  torch::Tensor predict(const Example& e, const torch::Tensor& x_t, const torch::Tensor& sigma);
+  // Velocity prediction [B, 16, t, h, w]; `adapter` (optional) receives the condition adapter's output.
+  torch::Tensor predict(const Example& e, const torch::Tensor& x_t, const torch::Tensor& sigma,
+                        torch::Tensor* adapter = nullptr);
+  // The adapter probe's squared error per clip [B] against x0 (adapter_aux_weight > 0 only).
+  torch::Tensor adapter_probe_error(const torch::Tensor& adapter, const torch::Tensor& x0);
 
  private:
   std::vector<double> adopt_latent_scale(const std::string& pipeline_folder) const;
@@ -150,6 +161,7 @@ class MfmStage : public Stage {
   std::shared_ptr<torch::nn::Module> root_;  // "transformer" + "text_encoder"
   mf::mfm::Transformer3DModel transformer_{nullptr};
   mf::text::T5Encoder t5_{nullptr};
+  torch::nn::Linear adapter_probe_{nullptr};  // "adapter_probe" in the checkpoint, only with adapter_aux_weight > 0
   std::vector<double> channel_scale_;
   std::vector<tasks::TaskId> task_list_;
   std::vector<double> task_cdf_;
