@@ -70,25 +70,45 @@ int64_t ConditionAdapterImpl::output_frames(int64_t t) {
   return t;
 }
 
-torch::Tensor ConditionAdapterImpl::forward(const torch::Tensor& cond) {
-  // [B, Cin, T, H, W] -> frames folded into the batch, b-major: row = b*T + t.
+Conv ConditionAdapterImpl::layer(int i) const {
+  check(i >= 0 && i < kLayers, ErrorCode::Internal, "the condition adapter has no layer " + std::to_string(i));
+  return i == 0 ? conv_in : i == kLayers - 1 ? conv_out : block_list.at(static_cast<size_t>(i - 1));
+}
+
+namespace {
+// Runs adapter layers 0..last on [B, Cin, T, H, W]; returns layer `last`'s output before any activation, frames
+// folded into the batch (row = b*T + t), and its frame count in *frames.
+torch::Tensor run_adapter(ConditionAdapterImpl& a, const torch::Tensor& cond, int last, int64_t* frames) {
   const int64_t B = cond.size(0);
   int64_t T = cond.size(2);
   auto x = cond.permute({0, 2, 1, 3, 4}).reshape({B * T, cond.size(1), cond.size(3), cond.size(4)});
-  x = act(conv_in(x));
-  for (auto& blk : block_list) {
-    if (blk->dims == 3) {
+  for (int i = 0; i <= last; ++i) {
+    if (i > 0) x = act(x);  // SiLU after every layer but conv_out, the strided ones included
+    Conv l = a.layer(i);
+    if (l->dims == 3) {
       auto v = x.view({B, T, x.size(1), x.size(2), x.size(3)}).permute({0, 2, 1, 3, 4});  // [B, c, T, H, W]
-      v = blk(v);
+      v = l(v);
       T = v.size(2);
       x = v.permute({0, 2, 1, 3, 4}).reshape({B * T, v.size(1), v.size(3), v.size(4)});
     } else {
-      x = blk(x);
+      x = l(x);
     }
-    x = act(x);  // after every block, the strided ones included
   }
-  x = conv_out(x);                                                      // [B*T', D, H/16, W/16]
-  return x.view({B, T, x.size(1), x.size(2), x.size(3)}).permute({0, 2, 1, 3, 4});  // [B, D, T', H/16, W/16]
+  *frames = T;
+  return x;
+}
+}  // namespace
+
+torch::Tensor ConditionAdapterImpl::forward(const torch::Tensor& cond) {
+  int64_t T = 0;
+  const auto x = run_adapter(*this, cond, kLayers - 1, &T);                            // [B*T', D, H/16, W/16]
+  return x.view({cond.size(0), T, x.size(1), x.size(2), x.size(3)}).permute({0, 2, 1, 3, 4});  // [B, D, T', H/16, W/16]
+}
+
+torch::Tensor ConditionAdapterImpl::layer_output(const torch::Tensor& cond, int i) {
+  check(i >= 0 && i < kLayers, ErrorCode::Internal, "the condition adapter has no layer " + std::to_string(i));
+  int64_t T = 0;
+  return run_adapter(*this, cond, i, &T);
 }
 
 // ---- Embeddings --------------------------------------------------------------------------------------------
@@ -363,7 +383,7 @@ struct BlockCheckpoint : public torch::autograd::Function<BlockCheckpoint> {
     }
     c->saved_data["needs"] = needs;
     auto* block = reinterpret_cast<TransformerBlockImpl*>(block_ptr);
-    BlockContext ctx{temb, text, text_bias, rope_cos, rope_sin, gt, gh, gw};
+    BlockContext ctx{temb, text, text_bias, rope_cos, rope_sin, gt, gh, gw, torch::Tensor()};
     return block->forward(x, ctx);
   }
 
@@ -388,7 +408,7 @@ struct BlockCheckpoint : public torch::autograd::Function<BlockCheckpoint> {
       torch::AutoGradMode on(true);
       mf::io::CpuAutocastGuard ac(c->saved_data["autocast"].toBool(),
                                   static_cast<c10::ScalarType>(c->saved_data["autocast_dtype"].toInt()));
-      BlockContext ctx{in[1], in[2], in[3], in[4], in[5], grid[0], grid[1], grid[2]};
+      BlockContext ctx{in[1], in[2], in[3], in[4], in[5], grid[0], grid[1], grid[2], torch::Tensor()};
       out = block->forward(in[0], ctx);
     }
     torch::autograd::backward({out}, {grad_out[0]});

@@ -301,6 +301,48 @@ TEST(MfmStage, AdapterProbeAddsItsLossReadsPatchesInTheHeadsOrderAndIsNotExporte
   EXPECT_THROW(TrainConfig::from_json(j, "cfg.json"), mf::Error);
 }
 
+TEST(MfmStage, AdapterDataInitGivesUnitPreActivationsWhereFanInDrawsFade) {
+  OneThread one;
+  TempDir dir("mfm-adapter-init");
+  const std::string vae = write_tiny_vae(dir);
+  // The std of each adapter layer's output before SiLU on conditions of training clips (those the stage calibrates
+  // on: clips 0-3, though other masks).
+  auto layer_stds = [&](const json& j) {
+    auto stage = make_stage(TrainConfig::from_json(j, "cfg.json"));
+    auto& s = dynamic_cast<MfmStage&>(*stage);
+    torch::NoGradGuard ng;
+    const auto e = s.make_example(TaskId::VInp, Split::Train, {0, 1, 2, 3}, {11, 12, 13, 14}, std::vector<bool>(4, false),
+                                  std::vector<bool>(4, false));
+    const auto cond = torch::cat({e.cond, e.cond_mask}, 1);
+    std::vector<double> sd;
+    for (int l = 0; l < mf::mfm::ConditionAdapterImpl::kLayers; ++l)
+      sd.push_back(s.transformer()->cond_conv->layer_output(cond, l).std().item<double>());
+    // layer_output and forward agree
+    const auto full = s.transformer()->cond_conv->forward(cond);
+    const auto last = s.transformer()->cond_conv->layer_output(cond, mf::mfm::ConditionAdapterImpl::kLayers - 1);
+    EXPECT_TRUE(torch::allclose(full.permute({0, 2, 1, 3, 4}).reshape(last.sizes()), last));
+    return sd;
+  };
+  auto j = mfm_json(vae);
+  j["train_size"] = 8;
+  j["mfm"]["adapter_out_scale"] = 0.5;
+  const auto fan_in = layer_stds(j);
+  EXPECT_LT(fan_in[8], 0.05) << "fan-in draws were expected to fade through the ten SiLU layers";
+  j["mfm"]["adapter_init"] = "data";
+  const auto data = layer_stds(j);
+  for (int l = 0; l + 1 < mf::mfm::ConditionAdapterImpl::kLayers; ++l) {
+    EXPECT_GT(data[l], 0.5) << "layer " << l;
+    EXPECT_LT(data[l], 2.0) << "layer " << l;
+  }
+  EXPECT_GT(data.back(), 0.25);
+  EXPECT_LT(data.back(), 1.0);
+  j["mfm"]["adapter_init"] = "lsuv";
+  EXPECT_THROW(TrainConfig::from_json(j, "cfg.json"), mf::Error);
+  j["mfm"]["adapter_init"] = "data";
+  j["mfm"]["init_from"] = dir.str("x");
+  EXPECT_THROW(TrainConfig::from_json(j, "cfg.json"), mf::Error);
+}
+
 TEST(MfmStage, InitFromStartsFromAnEarlierRunAndRefusesAnotherVae) {
   OneThread one;
   TempDir dir("mfm-initfrom");

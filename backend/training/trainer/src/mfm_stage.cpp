@@ -82,6 +82,12 @@ MfmStageOptions MfmStageOptions::from_json(const json& j, int frames, std::vecto
   r.number("adapter_out_scale", o.adapter_out_scale, 0.0, 10.0);
   r.number("adapter_gain", o.adapter_gain, 0.1, 10.0);
   r.number("adapter_aux_weight", o.adapter_aux_weight, 0.0, 100.0);
+  r.string("adapter_init", o.adapter_init);
+  if (o.adapter_init != "fan_in" && o.adapter_init != "data")
+    problems.push_back("'mfm.adapter_init' must be \"fan_in\" or \"data\", found \"" + o.adapter_init + "\"");
+  if (o.adapter_init == "data" && !o.init_from.empty())
+    problems.push_back("'mfm.adapter_init' \"data\" initialises a fresh adapter, but 'mfm.init_from' loads trained "
+                       "weights over it: drop one of the two");
   if (o.head_dim % 4 != 0) problems.push_back("'mfm.head_dim' must be a multiple of 4 (3D RoPE)");
   if (r.has("tasks")) {
     const auto& t = j["tasks"];
@@ -139,6 +145,7 @@ json MfmStageOptions::to_json() const {
           {"adapter_out_scale", adapter_out_scale},
           {"adapter_gain", adapter_gain},
           {"adapter_aux_weight", adapter_aux_weight},
+          {"adapter_init", adapter_init},
           {"init_from", init_from}};
 }
 
@@ -436,6 +443,7 @@ MfmStage::MfmStage(const TrainConfig& cfg, MfmStageOptions options)
       mf::mfm::Config::from_json_text(opt_.transformer_config(opt_.text_d_model).dump(), "mfm transformer config"));
   init_transformer(*transformer_, cfg.seed * 2 + 2, opt_.adapter_out_scale, opt_.adapter_gain);
   if (!opt_.init_from.empty()) load_initial_weights(opt_.init_from);
+  if (opt_.adapter_init == "data") init_adapter_from_data();
   transformer_->set_gradient_checkpointing(cfg.gradient_checkpointing);
   root_ = std::make_shared<RootImpl>();
   root_->register_module("transformer", transformer_.ptr());
@@ -452,6 +460,46 @@ MfmStage::MfmStage(const TrainConfig& cfg, MfmStageOptions options)
             std::sqrt(static_cast<double>(w.size(1))));
     adapter_probe_->bias.zero_();
     root_->register_module("adapter_probe", adapter_probe_);
+  }
+}
+
+void MfmStage::init_adapter_from_data() {
+  torch::NoGradGuard ng;
+  // Calibration conditions: 4 training clips per task that has a condition (t2v/t2i give all-zero inputs).
+  std::vector<torch::Tensor> conds;
+  const int64_t n = std::min<int64_t>(4, cfg_.train_size > 0 ? cfg_.train_size : 4);
+  std::vector<int64_t> idx;
+  for (int64_t i = 0; i < n; ++i) idx.push_back(i);
+  for (size_t k = 0; k < task_list_.size(); ++k) {
+    const TaskId task = task_list_[k];
+    if (task == TaskId::T2V || task == TaskId::T2I) continue;
+    std::vector<uint64_t> draws;
+    for (int64_t i = 0; i < n; ++i) draws.push_back(mix_seed(0xada7ULL + k, static_cast<uint64_t>(i)));
+    const auto e = make_example(task, Split::Train, idx, draws, std::vector<bool>(n, false), std::vector<bool>(n, false));
+    conds.push_back(torch::cat({e.cond, e.cond_mask}, 1));
+  }
+  if (conds.empty()) return;  // text-only training: nothing to calibrate on
+  auto& a = *transformer_->cond_conv;
+  for (int l = 0; l < mf::mfm::ConditionAdapterImpl::kLayers; ++l) {
+    const bool out = l == mf::mfm::ConditionAdapterImpl::kLayers - 1;
+    const double target = out ? opt_.adapter_out_scale : 1.0;
+    if (target == 0.0) continue;  // a zero conv_out stays zero
+    auto conv = a.layer(l);
+    // Pooled per-channel mean, then the std about those means, over every calibration condition.
+    torch::Tensor sum, sumsq;
+    double count = 0;
+    for (const auto& c : conds) {
+      const auto y = a.layer_output(c, l).to(torch::kDouble);  // [N, C, H, W]
+      const auto s1 = y.sum({0, 2, 3}), s2 = y.square().sum({0, 2, 3});
+      sum = sum.defined() ? sum + s1 : s1;
+      sumsq = sumsq.defined() ? sumsq + s2 : s2;
+      count += static_cast<double>(y.numel() / y.size(1));
+    }
+    const auto mean = sum / count;
+    const double var = ((sumsq / count) - mean.square()).mean().item<double>();
+    const double k = target / std::sqrt(std::max(var, 1e-30));
+    conv->bias.sub_(mean.to(conv->bias.scalar_type())).mul_(k);
+    conv->weight.mul_(k);
   }
 }
 

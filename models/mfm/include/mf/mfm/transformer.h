@@ -71,6 +71,12 @@ class ConditionAdapterImpl : public torch::nn::Module {
   ConditionAdapterImpl(int64_t in_channels, int64_t out_dim, const torch::TensorOptions& opts);
   // [B, Cin, Tpix, H, W] -> [B, D, T', H/16, W/16] with T' = ceil(ceil(Tpix/2)/2).
   torch::Tensor forward(const torch::Tensor& cond);
+  // Layers in order: 0 = conv_in, 1..8 = blocks, 9 = conv_out.
+  static constexpr int kLayers = 10;
+  Conv layer(int i) const;
+  // The output of layer i before its SiLU, frames folded into the batch: [B*T_i, c_i, H_i, W_i] (data-dependent
+  // initialisation and diagnostics; runs layers 0..i only).
+  torch::Tensor layer_output(const torch::Tensor& cond, int layer);
   static int64_t output_frames(int64_t pixel_frames);  // ceil(ceil(T/2)/2)
   Conv conv_in{nullptr}, conv_out{nullptr};
   torch::nn::ModuleList blocks;

@@ -87,6 +87,12 @@ struct MfmStageOptions {
   // shrinks ~0.6x per layer (under 1% after ten); 1.676 = 1 / sqrt(E[silu(z)^2]) keeps it at unit variance. On the
   // toy multi-task mix 1.676 trained no better than 1 (recipe/RESULTS.md, run C), so 1 stays the default.
   double adapter_gain = 1.0;
+  // "fan_in" (default): the draws above. "data": then, layer by layer, each of the adapter's ten hidden
+  // convolutions is re-centred (per-channel bias) and rescaled so that its output before SiLU has mean 0 and std 1
+  // on conditions of the configured tasks built from training clips (a data-dependent, LSUV-style
+  // initialisation: the official adapter has no normalisation, and with fan-in draws its output shrinks to ~1e-4),
+  // and conv_out's output to std adapter_out_scale (left at zero when that is 0). Not with init_from.
+  std::string adapter_init = "fan_in";
   // Weight of an auxiliary loss that teaches the condition adapter directly: a linear probe (D -> patch*patch*C,
   // trained with the model, kept in checkpoints, never exported) reads the adapter's output per token and
   // predicts the clean target latent x0 of that patch; loss = v-loss + w * mean (probe(A) - x0 patch)^2. With the
@@ -152,6 +158,7 @@ class MfmStage : public Stage {
 
  private:
   std::vector<double> adopt_latent_scale(const std::string& pipeline_folder) const;
+  void init_adapter_from_data();
   void load_initial_weights(const std::string& pipeline_folder);
   TrainConfig cfg_;
   MfmStageOptions opt_;
