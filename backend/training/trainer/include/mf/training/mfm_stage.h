@@ -84,8 +84,9 @@ struct MfmStageOptions {
   // transformer, and gradients reach the adapter's earlier layers, from the first step.
   double adapter_out_scale = 0.0;
   // Gain of the adapter's other ten convolutions, each followed by SiLU: N(0, gain^2 / fan_in). At 1 a unit signal
-  // shrinks ~0.6x per layer (under 1% after ten); 1.676 = 1 / sqrt(E[silu(z)^2]) keeps it at unit variance. On the
-  // toy multi-task mix 1.676 trained no better than 1 (recipe/RESULTS.md, run C), so 1 stays the default.
+  // shrinks ~0.6x per layer (under 1% after ten); 1.676 = 1 / sqrt(E[silu(z)^2]) keeps it at unit variance. Alone,
+  // 1.676 trained no better than 1 on the toy multi-task mix (recipe/RESULTS.md, run C); with the adapter probe
+  // below it is what lets the adapter learn (run D), so the recipe sets both. The default stays 1.
   double adapter_gain = 1.0;
   // "fan_in" (default): the draws above. "data": then, layer by layer, each of the adapter's ten hidden
   // convolutions is re-centred (per-channel bias) and rescaled so that its output before SiLU has mean 0 and std 1
