@@ -22,10 +22,7 @@ using nlohmann::json;
 constexpr double kPi = 3.14159265358979323846;
 
 void read_vae(const json& j, VaeStageOptions& o, std::vector<std::string>& problems) {
-  if (!j.is_object()) {
-    problems.push_back("'vae' must be an object, found " + j.dump());
-    return;
-  }
+  if (!OptionReader::section_is_object(j, "vae", problems)) return;
   OptionReader r(j, "vae", problems);
   r.number("kl_weight", o.kl_weight, 0.0, 1.0);
   std::string recon = o.recon_loss == ReconLoss::L1 ? "l1" : "mse";

@@ -1,6 +1,7 @@
 // ToyVideoDataset: toy-world scenes rendered to float tensors, split by scene-seed range.
 #include "mf/training/dataset.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "mf/core/error.h"
@@ -26,6 +27,20 @@ mf::toyworld::SamplerOptions DatasetOptions::default_sampler() {
   mf::toyworld::SamplerOptions s;
   s.max_shapes = 2;
   return s;
+}
+
+DatasetOptions DatasetOptions::toy(int width, int height, int frames, uint64_t seed, int64_t validation_size,
+                                   int64_t train_size, int max_shapes) {
+  DatasetOptions d;
+  d.width = width;
+  d.height = height;
+  d.frames = frames;
+  d.seed = seed;
+  d.validation_size = validation_size;
+  d.train_size = train_size;
+  d.sampler.max_shapes = max_shapes;
+  d.sampler.min_shapes = std::min(d.sampler.min_shapes, max_shapes);
+  return d;
 }
 
 void DatasetOptions::validate() const {

@@ -71,10 +71,7 @@ nlohmann::json DepthStageOptions::to_json() const {
 
 DepthStageOptions DepthStageOptions::from_json(const nlohmann::json& j, std::vector<std::string>& problems) {
   DepthStageOptions o;
-  if (!j.is_object()) {
-    problems.push_back("'depth' must be an object, found " + j.dump());
-    return o;
-  }
+  if (!OptionReader::section_is_object(j, "depth", problems)) return o;
   OptionReader r(j, "depth", problems);
   r.integer("hidden_size", o.hidden_size, 8, 4096);
   r.integer("num_hidden_layers", o.num_hidden_layers, 1, 64);

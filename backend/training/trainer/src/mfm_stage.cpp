@@ -55,10 +55,7 @@ std::map<std::string, double> MfmStageOptions::default_tasks() {
 
 MfmStageOptions MfmStageOptions::from_json(const json& j, int frames, std::vector<std::string>& problems) {
   MfmStageOptions o;
-  if (!j.is_object()) {
-    problems.push_back("'mfm' must be an object, found " + j.dump());
-    return o;
-  }
+  if (!OptionReader::section_is_object(j, "mfm", problems)) return o;
   OptionReader r(j, "mfm", problems);
   r.string("vae", o.vae, true, "a folder path");
   r.string("tokenizer", o.tokenizer, true, "a folder path");
@@ -438,11 +435,14 @@ MfmStage::MfmStage(const TrainConfig& cfg, MfmStageOptions options)
   torch::manual_seed(cfg.seed);
   const auto tcfg = mf::text::T5Config::from_json(opt_.text_config(tokenizer_->vocab_size()).dump(), "mfm text config");
   t5_ = mf::text::T5Encoder(tcfg, torch::kFloat);
-  init_t5(*t5_, cfg.seed * 2 + 1);
   transformer_ = mf::mfm::Transformer3DModel(
       mf::mfm::Config::from_json_text(opt_.transformer_config(opt_.text_d_model).dump(), "mfm transformer config"));
-  init_transformer(*transformer_, cfg.seed * 2 + 2, opt_.adapter_out_scale, opt_.adapter_gain);
-  if (!opt_.init_from.empty()) load_initial_weights(opt_.init_from);
+  if (opt_.init_from.empty()) {
+    init_t5(*t5_, cfg.seed * 2 + 1);
+    init_transformer(*transformer_, cfg.seed * 2 + 2, opt_.adapter_out_scale, opt_.adapter_gain);
+  } else {
+    load_initial_weights(opt_.init_from);  // every tensor (strict), so no random draw is needed first
+  }
   if (opt_.adapter_init == "data") init_adapter_from_data();
   transformer_->set_gradient_checkpointing(cfg.gradient_checkpointing);
   root_ = std::make_shared<RootImpl>();

@@ -21,6 +21,14 @@ class OptionReader {
   OptionReader(const nlohmann::json& obj, std::string where, std::vector<std::string>& problems)
       : obj_(obj), where_(std::move(where)), problems_(problems) {}
 
+  // A config section (e.g. "mfm") must be a JSON object before its fields can be read: false (and one problem)
+  // otherwise.
+  static bool section_is_object(const nlohmann::json& j, const std::string& section, std::vector<std::string>& problems) {
+    if (j.is_object()) return true;
+    problems.push_back("'" + section + "' must be an object, found " + j.dump());
+    return false;
+  }
+
   bool has(const std::string& key) {
     seen_.insert(key);
     auto it = obj_.find(key);

@@ -112,15 +112,7 @@ struct Scores {
 mf::eval::EvalReport evaluate_toy_model(mf::pipeline::Pipeline& pipe, const ToyEvalOptions& o,
                                         const ToyEvalProgress& progress) {
   mf::check(o.clips >= 1, mf::ErrorCode::BadInput, "evaluation needs at least one clip per task");
-  DatasetOptions d;
-  d.width = o.width;
-  d.height = o.height;
-  d.frames = o.frames;
-  d.seed = o.dataset_seed;
-  d.validation_size = o.clips;
-  d.sampler.max_shapes = o.max_shapes;
-  d.sampler.min_shapes = std::min(d.sampler.min_shapes, o.max_shapes);
-  const ToyVideoDataset data(d);
+  const ToyVideoDataset data(DatasetOptions::toy(o.width, o.height, o.frames, o.dataset_seed, o.clips, 0, o.max_shapes));
   const auto t_start = std::chrono::steady_clock::now();
 
   // Mean chroma of training clips (what the grey-to-mean-colour baseline may know).

@@ -16,16 +16,7 @@ namespace mf::training {
 namespace fs = std::filesystem;
 
 DatasetOptions dataset_options(const TrainConfig& cfg) {
-  DatasetOptions d;
-  d.width = cfg.width;
-  d.height = cfg.height;
-  d.frames = cfg.frames;
-  d.seed = cfg.seed;
-  d.validation_size = cfg.val_size;
-  d.train_size = cfg.train_size;
-  d.sampler.max_shapes = cfg.max_shapes;
-  d.sampler.min_shapes = std::min(d.sampler.min_shapes, cfg.max_shapes);
-  return d;
+  return DatasetOptions::toy(cfg.width, cfg.height, cfg.frames, cfg.seed, cfg.val_size, cfg.train_size, cfg.max_shapes);
 }
 
 nlohmann::json diffusers_vae_config(const mf::vae::VaeConfig& c) {

@@ -36,6 +36,10 @@ struct DatasetOptions {
   mf::toyworld::SamplerOptions sampler = default_sampler();
 
   static mf::toyworld::SamplerOptions default_sampler();
+  // The options every toy-world user builds (trainer stages, the held-out evaluation): clip size, seed, split
+  // sizes and the most shapes per scene (the sampler's minimum lowered to it when larger).
+  static DatasetOptions toy(int width, int height, int frames, uint64_t seed, int64_t validation_size,
+                            int64_t train_size, int max_shapes);
   // Throws mf::Error(BadInput) naming the option.
   void validate() const;
 };
