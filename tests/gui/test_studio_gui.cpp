@@ -36,6 +36,33 @@ int count_below(const QImage& mask, int threshold) {
   return n;
 }
 
+// A shown studio window with a new project holding one flat 160x96 image, opened on the canvas (double-click in
+// the media bin) at `playhead`: where several tests start. open() returns "" or what failed.
+struct FlatImageStudio {
+  fs::path root;
+  mf::ui::MainWindow w;
+  std::string open(const std::string& tag, const QColor& colour, int playhead) {
+    app();
+    root = temp_dir(tag);
+    fs::create_directories(root);
+    QImage src(160, 96, QImage::Format_RGB888);
+    src.fill(colour);
+    const fs::path png = root / "flat.png";
+    if (!src.save(QString::fromStdString(png.string()))) return "cannot write " + png.string();
+    w.resize(1200, 800);
+    w.show();
+    if (!QTest::qWaitForWindowExposed(&w)) return "the window was never exposed";
+    if (!w.new_project(root / "proj", true)) return "new_project failed";
+    if (!w.import_media(png, true)) return "import_media failed";
+    auto* bin = w.findChild<QListWidget*>("media_bin");
+    if (!bin || bin->count() != 1) return "the media bin does not hold the imported image";
+    Q_EMIT bin->itemDoubleClicked(bin->item(0));
+    w.set_playhead(playhead);
+    if (w.canvas()->clip_id().empty()) return "the canvas shows no clip after the double-click";
+    return "";
+  }
+};
+
 }  // namespace
 
 TEST(StudioGui, PaintMaskStrokeUndoRedo) {
@@ -126,24 +153,11 @@ TEST(StudioGui, PaintMaskStrokeUndoRedo) {
 }
 
 TEST(StudioGui, RectangleEllipseAndMaskOperations) {
-  app();
-  const fs::path root = temp_dir("ops");
-  fs::create_directories(root);
-  QImage src(160, 96, QImage::Format_RGB888);
-  src.fill(QColor(40, 90, 160));
-  const fs::path png = root / "flat.png";
-  ASSERT_TRUE(src.save(QString::fromStdString(png.string())));
-  mf::ui::MainWindow w;
-  w.resize(1200, 800);
-  w.show();
-  ASSERT_TRUE(QTest::qWaitForWindowExposed(&w));
-  ASSERT_TRUE(w.new_project(root / "proj", true));
-  ASSERT_TRUE(w.import_media(png, true));
-  auto* bin = w.findChild<QListWidget*>("media_bin");
-  Q_EMIT bin->itemDoubleClicked(bin->item(0));
-  w.set_playhead(0);
+  FlatImageStudio studio;
+  ASSERT_EQ(studio.open("ops", QColor(40, 90, 160), 0), "");
+  mf::ui::MainWindow& w = studio.w;
+  const fs::path& root = studio.root;
   auto* canvas = w.canvas();
-  ASSERT_FALSE(canvas->clip_id().empty());
 
   // A rectangle drag from (40,20) to (120,76): exactly that box regenerates.
   canvas->set_tool(mf::ui::MaskTool::Rectangle);
@@ -260,24 +274,10 @@ TEST(StudioGui, StillsDropAsKeyframesAndReferencesBin) {
 }
 
 TEST(StudioGui, BrushOpacityAndHardness) {
-  app();
-  const fs::path root = temp_dir("brush");
-  fs::create_directories(root);
-  QImage src(160, 96, QImage::Format_RGB888);
-  src.fill(QColor(90, 120, 150));
-  const fs::path png = root / "flat.png";
-  ASSERT_TRUE(src.save(QString::fromStdString(png.string())));
-  mf::ui::MainWindow w;
-  w.resize(1200, 800);
-  w.show();
-  ASSERT_TRUE(QTest::qWaitForWindowExposed(&w));
-  ASSERT_TRUE(w.new_project(root / "proj", true));
-  ASSERT_TRUE(w.import_media(png, true));
-  auto* bin = w.findChild<QListWidget*>("media_bin");
-  Q_EMIT bin->itemDoubleClicked(bin->item(0));
-  w.set_playhead(2);
+  FlatImageStudio studio;
+  ASSERT_EQ(studio.open("brush", QColor(90, 120, 150), 2), "");
+  mf::ui::MainWindow& w = studio.w;
   auto* canvas = w.canvas();
-  ASSERT_FALSE(canvas->clip_id().empty());
   auto stroke = [&](QPointF from, QPointF to, int moves) {
     const QPoint a = canvas->image_to_widget(from).toPoint(), b = canvas->image_to_widget(to).toPoint();
     QTest::mousePress(canvas, Qt::LeftButton, {}, a);
@@ -310,4 +310,5 @@ TEST(StudioGui, BrushOpacityAndHardness) {
   w.undo();
   EXPECT_NEAR(qGray(canvas->mask().pixel(80, 30)), 64, 12);
   EXPECT_GT(qGray(canvas->mask().pixel(80, 70)), 240);
+  fs::remove_all(studio.root);
 }
