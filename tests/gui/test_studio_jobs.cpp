@@ -33,6 +33,7 @@
 #include "mf/ui/task_inspector.h"
 #include "mf/jobs/task_job.h"
 #include "mf/jobs/render.h"
+#include "mf/media/mask.h"
 #include "mf/media/metadata.h"
 #include "mf/ui/export_dialog.h"
 #include <nlohmann/json.hpp>
@@ -475,6 +476,32 @@ TEST(StudioJobs, CanvasShowsTheMaskTheJobWillUse) {
   st.window.set_playhead(6);
   EXPECT_EQ(canvas->mask_kind(), proj::MaskSampleKind::Interpolated);
   EXPECT_EQ(canvas->mask().size(), QSize(96, 64));
+  // The flow runs on a worker; the canvas then shows exactly what the job's mask export computes.
+  QElapsedTimer wait;
+  wait.start();
+  while (canvas->mask_pending() && wait.elapsed() < 20000) app().processEvents(QEventLoop::AllEvents, 10);
+  ASSERT_FALSE(canvas->mask_pending()) << "the propagated mask never arrived";
+  {
+    const auto* s = st.window.session();
+    const proj::Clip* clip = s->document().find_clip(st.clip_id);
+    mf::media::VideoReader reader(s->to_absolute(s->document().find_media(clip->media_id)->path));
+    const int64_t at = clip->source_frame_at(6);
+    const auto fa = reader.frame(0).image, fb = reader.frame(12).image, ft = reader.frame(at).image;
+    const auto mask_file = s->folder() / "masks" / "test_f0.png";
+    const auto ma = mf::media::read_image(mask_file, mf::media::PixelFormat::Gray8);
+    const auto expected = mf::media::interpolate_mask_flow(fa, ma, fb, ma, ft, (at - 0) / 12.0);
+    const QImage shown = canvas->mask();
+    int differ = 0;
+    for (int y = 0; y < 64; ++y)
+      for (int x = 0; x < 96; ++x) differ += std::abs(int(shown.constScanLine(y)[x]) - int(*expected.at(x, y))) > 1;
+    EXPECT_EQ(differ, 0);
+    int moved = 0;  // the propagated mask is not just frame 0's held over (the clip's content moves)
+    for (size_t i = 0; i < ma.data.size(); ++i) moved += std::abs(int(ma.data[i]) - int(expected.data[i])) > 1;
+    EXPECT_GT(moved, 0);
+  }
+  st.window.set_playhead(7);
+  st.window.set_playhead(6);  // back again: from the cache, at once
+  EXPECT_FALSE(canvas->mask_pending());
   st.window.set_mask_interpolation(proj::MaskInterpolation::None);
   st.window.set_playhead(6);
   EXPECT_EQ(canvas->mask_kind(), proj::MaskSampleKind::None);

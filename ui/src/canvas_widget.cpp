@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <stdexcept>
@@ -27,14 +28,23 @@ namespace proj = mf::project;
 
 CanvasWidget::CanvasWidget(QWidget* parent) : QWidget(parent) {
   setMinimumSize(320, 180);
+  flow_poll_.setSingleShot(true);
+  flow_poll_.setInterval(10);
+  connect(&flow_poll_, &QTimer::timeout, this, [this] { poll_flow(); });
   setMouseTracking(true);
   setFocusPolicy(Qt::ClickFocus);
   setAutoFillBackground(false);
 }
 
-CanvasWidget::~CanvasWidget() = default;
+CanvasWidget::~CanvasWidget() {
+  if (flow_job_.valid()) flow_job_.wait();  // the worker only touches its own copies; let it end first
+}
 
 void CanvasWidget::set_session(proj::ProjectSession* session) {
+  if (flow_job_.valid()) flow_job_.wait();
+  flow_job_ = {};
+  flow_queued_.reset();
+  flow_cache_.clear();
   session_ = session;
   caches_.clear();
   timeline_frame_ = 0;
@@ -153,6 +163,7 @@ void CanvasWidget::reload() {
   mask_ = QImage(frame_.size(), QImage::Format_Grayscale8);
   mask_.fill(255);  // keep everything until painted
   mask_kind_ = proj::MaskSampleKind::None;
+  shown_flow_key_.clear();
   for (const proj::MaskTrack* mt : doc.mask_tracks_for_clip(clip->id)) {
     // The mask track's own rules (painted, held, none, or propagated with optical flow), as the job exports them.
     const proj::MaskSample sample = proj::sample_mask(*mt, source_frame_);
@@ -165,29 +176,109 @@ void CanvasWidget::reload() {
       const QImage m = load(sample.path);
       if (!m.isNull()) mask_ = m;
     } else if (sample.kind == proj::MaskSampleKind::Interpolated) {
-      try {
-        const proj::MediaItem* media = doc.find_media(clip->media_id);
-        auto& cache = caches_[session_->to_absolute(media->path).string()];
-        auto frame_at = [&](int64_t f) {
-          auto r = cache->request(f);
-          mf::media::FramePtr fp = r.exact ? r.frame : (r.pending.valid() ? r.pending.get() : r.frame);
-          if (!fp) throw std::runtime_error("frame " + std::to_string(f) + " could not be decoded");
-          return *fp;
-        };
-        const QImage ma = load(sample.path), mb = load(sample.path_b);
-        if (!ma.isNull() && !mb.isNull() && cache) {
-          const mf::media::Image out = mf::media::interpolate_mask_flow(
-              frame_at(sample.frame_a), to_media(ma), frame_at(sample.frame_b), to_media(mb),
-              frame_at(source_frame_), sample.t);
-          mask_ = to_qimage(out).convertToFormat(QImage::Format_Grayscale8);
+      const QImage ma = load(sample.path), mb = load(sample.path_b);
+      if (!ma.isNull() && !mb.isNull()) {
+        // Optical flow takes tens to hundreds of milliseconds: look it up, or show frame_a's mask until a worker
+        // has propagated it (finish_flow() waits for it when the user paints on the frame meanwhile).
+        const std::string key = session_->to_absolute(sample.path).string() + "|" +
+                                session_->to_absolute(sample.path_b).string() + "|" +
+                                std::to_string(sample.frame_a) + "|" + std::to_string(sample.frame_b) + "|" +
+                                std::to_string(source_frame_) + "|" + std::to_string(frame_.width()) + "x" +
+                                std::to_string(frame_.height());
+        shown_flow_key_ = key;
+        if (auto hit = flow_cache_.find(key); hit != flow_cache_.end()) {
+          mask_ = hit->second;
+        } else {
+          mask_ = ma;
+          start_flow(key, clip->media_id, sample.frame_a, ma, sample.frame_b, mb, sample.t);
         }
-      } catch (const std::exception& e) {
-        Q_EMIT status_message(QString("Cannot propagate the mask to this frame: %1").arg(e.what()));
       }
     }
     break;  // the first mask track of the clip is the one painted here
   }
   update();
+}
+
+mf::media::Image CanvasWidget::decoded_frame(const std::string& media_id, std::int64_t f) {
+  const proj::MediaItem* media = session_->document().find_media(media_id);
+  if (!media) throw std::runtime_error("the clip's media is missing from the project");
+  auto& cache = caches_[session_->to_absolute(media->path).string()];
+  if (!cache) cache = std::make_unique<mf::media::FrameCache>(session_->to_absolute(media->path).string());
+  auto r = cache->request(f);
+  mf::media::FramePtr fp = r.exact ? r.frame : (r.pending.valid() ? r.pending.get() : r.frame);
+  if (!fp) throw std::runtime_error("frame " + std::to_string(f) + " could not be decoded");
+  return *fp;
+}
+
+void CanvasWidget::start_flow(const std::string& key, const std::string& media_id, std::int64_t frame_a,
+                              const QImage& mask_a, std::int64_t frame_b, const QImage& mask_b, double t) {
+  if (flow_job_.valid()) {
+    if (flow_job_key_ == key) return;  // already on it
+    // One propagation at a time: remember only the newest request (scrubbing skips the frames in between).
+    flow_queued_ = FlowRequest{key, media_id, frame_a, mask_a, frame_b, mask_b, t};
+    return;
+  }
+  try {
+    // Decoding stays here (the frame caches are not shared with workers); the worker gets its own copies.
+    mf::media::Image fa = decoded_frame(media_id, frame_a), fb = decoded_frame(media_id, frame_b),
+                     ft = decoded_frame(media_id, source_frame_);
+    mf::media::Image ma = to_media(mask_a), mb = to_media(mask_b);
+    flow_job_key_ = key;
+    flow_job_ = std::async(std::launch::async, [fa = std::move(fa), ma = std::move(ma), fb = std::move(fb),
+                                                mb = std::move(mb), ft = std::move(ft), t] {
+      return to_qimage(mf::media::interpolate_mask_flow(fa, ma, fb, mb, ft, t)).convertToFormat(QImage::Format_Grayscale8);
+    });
+    flow_poll_.start();
+  } catch (const std::exception& e) {
+    Q_EMIT status_message(QString("Cannot propagate the mask to this frame: %1").arg(e.what()));
+  }
+}
+
+void CanvasWidget::poll_flow() {
+  if (!flow_job_.valid()) return;
+  if (flow_job_.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+    flow_poll_.start();
+    return;
+  }
+  take_flow_result();
+  if (flow_queued_) {
+    FlowRequest q = std::move(*flow_queued_);
+    flow_queued_.reset();
+    if (q.key == shown_flow_key_ && !flow_cache_.count(q.key))
+      start_flow(q.key, q.media_id, q.frame_a, q.mask_a, q.frame_b, q.mask_b, q.t);
+  }
+}
+
+void CanvasWidget::take_flow_result() {
+  const std::string key = flow_job_key_;
+  try {
+    QImage out = flow_job_.get();
+    if (flow_cache_.size() >= 32) flow_cache_.clear();  // a few scrubs' worth; masks are cheap to recompute
+    flow_cache_[key] = out;
+    if (key == shown_flow_key_ && !stroking_) {
+      mask_ = out;
+      update();
+    }
+  } catch (const std::exception& e) {
+    Q_EMIT status_message(QString("Cannot propagate the mask to this frame: %1").arg(e.what()));
+  }
+  flow_job_ = {};
+  flow_job_key_.clear();
+}
+
+void CanvasWidget::finish_flow() {
+  if (shown_flow_key_.empty() || flow_cache_.count(shown_flow_key_)) return;
+  if (flow_job_.valid() && flow_job_key_ != shown_flow_key_) take_flow_result();  // an older frame's: drop in
+  if (!flow_job_.valid() && flow_queued_ && flow_queued_->key == shown_flow_key_) {
+    FlowRequest q = std::move(*flow_queued_);
+    flow_queued_.reset();
+    start_flow(q.key, q.media_id, q.frame_a, q.mask_a, q.frame_b, q.mask_b, q.t);
+  }
+  if (flow_job_.valid() && flow_job_key_ == shown_flow_key_) take_flow_result();
+}
+
+bool CanvasWidget::mask_pending() const {
+  return !shown_flow_key_.empty() && !flow_cache_.count(shown_flow_key_);
 }
 
 double CanvasWidget::fit_scale() const {
@@ -241,6 +332,10 @@ void CanvasWidget::paintEvent(QPaintEvent*) {
   }
   p.setPen(QPen(QColor(90, 90, 95), 1));
   p.drawRect(target);
+  if (mask_pending()) {
+    p.setPen(QColor(230, 200, 120));
+    p.drawText(target.adjusted(6, 4, -6, -4), Qt::AlignLeft | Qt::AlignTop, "propagating mask…");
+  }
   if (shaping_) {
     p.setPen(QPen(QColor(255, 90, 90), 1, Qt::DashLine));
     p.setBrush(Qt::NoBrush);
@@ -321,6 +416,7 @@ void CanvasWidget::fill_shape(QPointF a, QPointF b, bool keep) {
 
 bool CanvasWidget::apply_mask_op(MaskOp op, int amount) {
   if (mask_.isNull() || clip_id_.empty()) return false;
+  finish_flow();  // edit the propagated mask, not the placeholder
   switch (op) {
     case MaskOp::Invert: mask_.invertPixels(); break;
     case MaskOp::KeepAll: mask_.fill(255); break;
@@ -341,6 +437,7 @@ void CanvasWidget::mousePressEvent(QMouseEvent* e) {
     return;
   }
   if (e->button() != Qt::LeftButton || mask_.isNull()) return;
+  finish_flow();  // paint on the propagated mask, not the placeholder
   if (tool_ == MaskTool::Rectangle || tool_ == MaskTool::Ellipse) {
     shaping_ = true;
     shape_start_ = shape_end_ = widget_to_image(e->position());

@@ -15,8 +15,19 @@ out="$(mkdir -p "${1:-toy-train}" && cd "${1:-toy-train}" && pwd)"
 bin="${MANYFOLD_BIN:-$repo/build/bin/manyfold}"
 [ -x "$bin" ] || { echo "manyfold not found at $bin: build first (./setup.sh build) or set MANYFOLD_BIN" >&2; exit 2; }
 mkdir -p "$out/configs"
-for stage in vae mfm; do
-  sed -e "s|@OUT@|$out|g" -e "s|@REPO@|$repo|g" "$here/$stage.json" > "$out/configs/$stage.json"
+# MF_VAE_DIR=<folder> skips the VAE stage and trains the transformer on that VAE (a diffusers-layout vae folder
+# with config.json and diffusion_pytorch_model.safetensors, e.g. a finished run's OUT/vae/vae).
+vae_dir="$out/vae/vae"
+stages="vae mfm"
+if [ -n "${MF_VAE_DIR:-}" ]; then
+  vae_dir="$(cd "$MF_VAE_DIR" && pwd)" || { echo "MF_VAE_DIR=$MF_VAE_DIR is not a folder" >&2; exit 2; }
+  [ -f "$vae_dir/config.json" ] && [ -f "$vae_dir/diffusion_pytorch_model.safetensors" ] ||
+    { echo "MF_VAE_DIR=$vae_dir needs config.json and diffusion_pytorch_model.safetensors (a vae folder)" >&2; exit 2; }
+  stages="mfm"
+  echo "stage vae: skipped, using $vae_dir (MF_VAE_DIR)"
+fi
+for stage in $stages; do
+  sed -e "s|@OUT@/vae/vae|$vae_dir|g" -e "s|@OUT@|$out|g" -e "s|@REPO@|$repo|g" "$here/$stage.json" > "$out/configs/$stage.json"
   if [ -f "$out/$stage/summary.json" ] && grep -q '"finished": true' "$out/$stage/summary.json"; then
     echo "stage $stage: already finished in $out/$stage"
     continue

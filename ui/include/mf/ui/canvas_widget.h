@@ -10,16 +10,20 @@
 // Coordinates: one converter, image <-> widget (fit-to-view * zoom + pan), and image -> latent grid (/8 in
 // space, MfM's VAE stride).
 //
-// Threading: UI thread only. Frames come from mf::media::FrameCache (one per media file, decoded on its workers).
+// Threading: UI thread only. Frames come from mf::media::FrameCache (one per media file, decoded on its workers);
+// flow-propagated masks are computed on a std::async worker from copies and picked up by a timer on the UI thread.
 #pragma once
 
 #include <cstdint>
+#include <future>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <QImage>
 #include <QPointF>
+#include <QTimer>
 #include <QWidget>
 
 #include "mf/media/frame_cache.h"
@@ -71,6 +75,10 @@ class CanvasWidget : public QWidget {
   double brush_opacity() const { return opacity_; }
   // How the shown mask came about on this frame (painted here, held, propagated with flow, or none).
   mf::project::MaskSampleKind mask_kind() const { return mask_kind_; }
+  // True while the shown frame's flow-propagated mask is still being computed on a worker; mask() then holds the
+  // mask at the earlier keyframe, and the propagated one replaces it (and repaints) when it is ready. Painting or
+  // a mask operation on such a frame first waits for it.
+  bool mask_pending() const;
 
   // The mask being shown (Grayscale8 at the frame size; null when no clip is under the playhead).
   const QImage& mask() const { return mask_; }
@@ -115,6 +123,22 @@ class CanvasWidget : public QWidget {
   void commit_stroke();
   void fill_shape(QPointF a, QPointF b, bool keep);
   double fit_scale() const;
+  // Flow-propagated masks (MaskSampleKind::Interpolated): computed on one worker at a time, newest request queued,
+  // results cached by (mask files, keyframes, frame, size).
+  struct FlowRequest {
+    std::string key, media_id;
+    std::int64_t frame_a = 0;
+    QImage mask_a;
+    std::int64_t frame_b = 0;
+    QImage mask_b;
+    double t = 0;
+  };
+  void start_flow(const std::string& key, const std::string& media_id, std::int64_t frame_a, const QImage& mask_a,
+                  std::int64_t frame_b, const QImage& mask_b, double t);
+  void poll_flow();
+  void take_flow_result();
+  void finish_flow();  // waits for the shown frame's propagation, if one is outstanding
+  mf::media::Image decoded_frame(const std::string& media_id, std::int64_t source_frame);
 
   mf::project::ProjectSession* session_ = nullptr;
   std::map<std::string, std::unique_ptr<mf::media::FrameCache>> caches_;  // by absolute media path
@@ -136,6 +160,12 @@ class CanvasWidget : public QWidget {
   double hardness_ = 1.0, opacity_ = 1.0;
   QImage stroke_base_, stroke_cov_;  // the mask when the stroke began, and the stroke's coverage
   mf::project::MaskSampleKind mask_kind_ = mf::project::MaskSampleKind::None;
+  std::string shown_flow_key_;  // the shown frame's propagation ("" when its mask is not flow-propagated)
+  std::future<QImage> flow_job_;
+  std::string flow_job_key_;
+  std::optional<FlowRequest> flow_queued_;
+  std::map<std::string, QImage> flow_cache_;
+  QTimer flow_poll_;
 };
 
 }  // namespace mf::ui
