@@ -110,7 +110,7 @@ int run_make_demo(const std::vector<std::string>& argv) {
   session->save();
 
   nlohmann::json demo{{"task", "vinp"},       {"clip_id", clip_id}, {"prompt", clip.caption},
-                      {"seed", 42},           {"steps", 20},        {"toy_seed", seed},
+                      {"seed", 42},           {"steps", 20},        {"guidance", 1.0}, {"toy_seed", seed},
                       {"scene", mf::toyworld::scene_to_json(scene)}};
   std::ofstream(dir / kDemoFile) << demo.dump(2) << "\n";
   std::cout << dir.string() << "\n";
