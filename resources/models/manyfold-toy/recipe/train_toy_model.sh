@@ -68,7 +68,7 @@ done
   echo "A toy: it knows only the toy world's shapes, colours, stripes and motions at 96x64."
   echo
   lost=$(grep -c '[*][*]no[*][*]' "$out/eval.md" || true)
-  total=$(grep -c '^| [a-z0-9]* | ' "$out/eval.md" || true)
+  total=$(grep '^| [a-z0-9]* | ' "$out/eval.md" | grep -vc '^| task |' || true)
   if [ "$lost" -gt 0 ]; then
     echo "**Status: not yet the model the product needs.** It loses $lost of the $total baseline rows below (the"
     echo "rows marked **no**): a simple non-learnt baseline does better there. It is installed so that the offline"
