@@ -190,7 +190,7 @@ void CanvasWidget::reload() {
           mask_ = hit->second;
         } else {
           mask_ = ma;
-          start_flow(key, clip->media_id, sample.frame_a, ma, sample.frame_b, mb, sample.t);
+          start_flow({key, clip->media_id, sample.frame_a, ma, sample.frame_b, mb, sample.t});
         }
       }
     }
@@ -202,28 +202,29 @@ void CanvasWidget::reload() {
 mf::media::Image CanvasWidget::decoded_frame(const std::string& media_id, std::int64_t f) {
   const proj::MediaItem* media = session_->document().find_media(media_id);
   if (!media) throw std::runtime_error("the clip's media is missing from the project");
-  auto& cache = caches_[session_->to_absolute(media->path).string()];
-  if (!cache) cache = std::make_unique<mf::media::FrameCache>(session_->to_absolute(media->path).string());
+  const std::string path = session_->to_absolute(media->path).string();
+  auto& cache = caches_[path];
+  if (!cache) cache = std::make_unique<mf::media::FrameCache>(path);
   auto r = cache->request(f);
   mf::media::FramePtr fp = r.exact ? r.frame : (r.pending.valid() ? r.pending.get() : r.frame);
   if (!fp) throw std::runtime_error("frame " + std::to_string(f) + " could not be decoded");
   return *fp;
 }
 
-void CanvasWidget::start_flow(const std::string& key, const std::string& media_id, std::int64_t frame_a,
-                              const QImage& mask_a, std::int64_t frame_b, const QImage& mask_b, double t) {
+void CanvasWidget::start_flow(FlowRequest rq) {
   if (flow_job_.valid()) {
-    if (flow_job_key_ == key) return;  // already on it
+    if (flow_job_key_ == rq.key) return;  // already on it
     // One propagation at a time: remember only the newest request (scrubbing skips the frames in between).
-    flow_queued_ = FlowRequest{key, media_id, frame_a, mask_a, frame_b, mask_b, t};
+    flow_queued_ = std::move(rq);
     return;
   }
   try {
     // Decoding stays here (the frame caches are not shared with workers); the worker gets its own copies.
-    mf::media::Image fa = decoded_frame(media_id, frame_a), fb = decoded_frame(media_id, frame_b),
-                     ft = decoded_frame(media_id, source_frame_);
-    mf::media::Image ma = to_media(mask_a), mb = to_media(mask_b);
-    flow_job_key_ = key;
+    mf::media::Image fa = decoded_frame(rq.media_id, rq.frame_a), fb = decoded_frame(rq.media_id, rq.frame_b),
+                     ft = decoded_frame(rq.media_id, source_frame_);
+    mf::media::Image ma = to_media(rq.mask_a), mb = to_media(rq.mask_b);
+    const double t = rq.t;
+    flow_job_key_ = rq.key;
     flow_job_ = std::async(std::launch::async, [fa = std::move(fa), ma = std::move(ma), fb = std::move(fb),
                                                 mb = std::move(mb), ft = std::move(ft), t] {
       return to_qimage(mf::media::interpolate_mask_flow(fa, ma, fb, mb, ft, t)).convertToFormat(QImage::Format_Grayscale8);
@@ -244,8 +245,7 @@ void CanvasWidget::poll_flow() {
   if (flow_queued_) {
     FlowRequest q = std::move(*flow_queued_);
     flow_queued_.reset();
-    if (q.key == shown_flow_key_ && !flow_cache_.count(q.key))
-      start_flow(q.key, q.media_id, q.frame_a, q.mask_a, q.frame_b, q.mask_b, q.t);
+    if (q.key == shown_flow_key_ && !flow_cache_.count(q.key)) start_flow(std::move(q));
   }
 }
 
@@ -272,7 +272,7 @@ void CanvasWidget::finish_flow() {
   if (!flow_job_.valid() && flow_queued_ && flow_queued_->key == shown_flow_key_) {
     FlowRequest q = std::move(*flow_queued_);
     flow_queued_.reset();
-    start_flow(q.key, q.media_id, q.frame_a, q.mask_a, q.frame_b, q.mask_b, q.t);
+    start_flow(std::move(q));
   }
   if (flow_job_.valid() && flow_job_key_ == shown_flow_key_) take_flow_result();
 }

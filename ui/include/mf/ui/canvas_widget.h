@@ -133,8 +133,7 @@ class CanvasWidget : public QWidget {
     QImage mask_b;
     double t = 0;
   };
-  void start_flow(const std::string& key, const std::string& media_id, std::int64_t frame_a, const QImage& mask_a,
-                  std::int64_t frame_b, const QImage& mask_b, double t);
+  void start_flow(FlowRequest rq);
   void poll_flow();
   void take_flow_result();
   void finish_flow();  // waits for the shown frame's propagation, if one is outstanding
