@@ -76,7 +76,10 @@ endif()
 # Adds a unit test binary: mf_add_test(NAME SOURCES... LIBS ... [LABELS ...] [TIMEOUT s])
 # Tests are registered with add_test (not gtest_discover_tests, which runs binaries at build time).
 function(mf_add_test name)
-  cmake_parse_arguments(T "" "TIMEOUT" "SOURCES;LIBS;LABELS;ENV" ${ARGN})
+  # SERIAL: a heavy test (minutes of multi-threaded LibTorch work) that ctest -j runs alone. Next to another
+  # test's threads on a 2-core machine it ran over ten times slower (OpenMP threads of two processes on the same
+  # cores) and timed out in CI.
+  cmake_parse_arguments(T "SERIAL" "TIMEOUT" "SOURCES;LIBS;LABELS;ENV" ${ARGN})
   add_executable(${name} ${T_SOURCES})
   target_link_libraries(${name} PRIVATE ${T_LIBS} GTest::gtest GTest::gtest_main)
   target_compile_definitions(${name} PRIVATE
@@ -88,6 +91,9 @@ function(mf_add_test name)
   endif()
   set_tests_properties(${name} PROPERTIES TIMEOUT ${T_TIMEOUT}
     ENVIRONMENT "OMP_NUM_THREADS=2;MF_SOURCE_DIR=${PROJECT_SOURCE_DIR};${T_ENV}")
+  if(T_SERIAL)
+    set_tests_properties(${name} PROPERTIES RUN_SERIAL TRUE)
+  endif()
   if(T_LABELS)
     set_tests_properties(${name} PROPERTIES LABELS "${T_LABELS}")
   else()

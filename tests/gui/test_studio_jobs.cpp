@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <random>
 
 #include <QApplication>
@@ -513,6 +514,37 @@ TEST(StudioJobs, CanvasShowsTheMaskTheJobWillUse) {
   st.window.undo();
   st.window.set_playhead(6);
   EXPECT_EQ(canvas->mask_kind(), proj::MaskSampleKind::None);
+}
+
+TEST(StudioJobs, CanvasStopsWaitingWhenTheMaskCannotBePropagated) {
+  app();
+  fs::path project;
+  {
+    Studio st(test_model().string());
+    st.paint_mask(0);
+    st.paint_mask(12);
+    st.window.set_playhead(6);
+    st.window.set_mask_interpolation(proj::MaskInterpolation::Flow);
+    ASSERT_TRUE(st.window.save_project()) << st.window.last_error().toStdString();
+    const auto* s = st.window.session();
+    project = s->folder();
+    // The clip's file is damaged after the masks were painted (a failing drive, a truncated copy).
+    std::ofstream(s->to_absolute(s->document().media.front().path), std::ios::trunc) << "not a video any more";
+  }
+  mf::ui::MainWindow w;
+  ASSERT_TRUE(w.open_project(project, true)) << w.last_error().toStdString();
+  w.set_playhead(6);
+  auto* canvas = w.canvas();
+  EXPECT_EQ(canvas->mask_kind(), proj::MaskSampleKind::Interpolated);
+  QElapsedTimer wait;
+  wait.start();
+  while (canvas->mask_pending() && wait.elapsed() < 10000) app().processEvents(QEventLoop::AllEvents, 10);
+  // The propagation cannot decode the frames: the canvas says so and keeps the nearest painted mask (frame 0's:
+  // the left half regenerated) instead of waiting forever (and retrying on every paint).
+  EXPECT_FALSE(canvas->mask_pending()) << "the canvas still waits for a propagation that failed";
+  ASSERT_EQ(canvas->mask().size(), QSize(96, 64));
+  EXPECT_EQ(qGray(canvas->mask().pixel(10, 30)), 0);
+  EXPECT_EQ(qGray(canvas->mask().pixel(80, 30)), 255);
 }
 
 TEST(ExportDialog, OffersTheSourcesAndFollowsTheCodec) {

@@ -231,8 +231,20 @@ void CanvasWidget::start_flow(FlowRequest rq) {
     });
     flow_poll_.start();
   } catch (const std::exception& e) {
-    Q_EMIT status_message(QString("Cannot propagate the mask to this frame: %1").arg(e.what()));
+    flow_failed(rq.key, e.what());
   }
+}
+
+void CanvasWidget::flow_failed(const std::string& key, const char* why) {
+  // The frame keeps showing frame a's mask (already in mask_) and stops waiting for a propagation that will not
+  // come: without this, mask_pending() stayed true and every paint retried the failing propagation. The key is
+  // not cached, so showing the frame again later tries once more (a frame that failed to decode may decode then).
+  if (key == shown_flow_key_) {
+    shown_flow_key_.clear();
+    update();
+  }
+  Q_EMIT status_message(QString("Cannot propagate the mask to this frame (showing the nearest painted mask): %1")
+                            .arg(QString::fromUtf8(why)));
 }
 
 void CanvasWidget::poll_flow() {
@@ -260,7 +272,7 @@ void CanvasWidget::take_flow_result() {
       update();
     }
   } catch (const std::exception& e) {
-    Q_EMIT status_message(QString("Cannot propagate the mask to this frame: %1").arg(e.what()));
+    flow_failed(key, e.what());
   }
   flow_job_ = {};
   flow_job_key_.clear();

@@ -117,6 +117,33 @@ TEST(EvalMetrics, SsimFallsWithNoiseAndIsSymmetric) {
   EXPECT_EQ(map.type(), CV_64FC1);
 }
 
+TEST(EvalMetrics, RgbSsimTellsColoursApartWhereLumaSsimCannot) {
+  const tw::ToyClip clip = toy_clip(3);
+  const cv::Mat& truth = clip.frames[0];
+  // The truth's luma in every channel, shifted to the truth's mean colour: what a colorizer that knows only the
+  // average colour produces. Its luma is almost exactly the truth's, its colours are not.
+  const cv::Mat y = luma(truth);
+  cv::Scalar mean = cv::mean(truth);
+  const double my = 0.299 * mean[0] + 0.587 * mean[1] + 0.114 * mean[2];
+  cv::Mat grey(truth.size(), CV_8UC3);
+  for (int r = 0; r < truth.rows; ++r)
+    for (int x = 0; x < truth.cols; ++x)
+      for (int c = 0; c < 3; ++c)
+        grey.ptr<uint8_t>(r)[3 * x + c] = cv::saturate_cast<uint8_t>(y.ptr<double>(r)[x] + mean[c] - my);
+  EXPECT_GT(ssim(grey, truth), 0.97);  // luma SSIM: nearly perfect
+  const double rgb = ssim(grey, truth, {}, SsimOn::Rgb);
+  EXPECT_LT(rgb, ssim(grey, truth) - 0.02);  // RGB SSIM sees the wrong colours
+  EXPECT_EQ(ssim(truth, truth, {}, SsimOn::Rgb), 1.0);
+  EXPECT_NEAR(rgb, ssim(truth, grey, {}, SsimOn::Rgb), 1e-12);
+  // the accumulator measures what it was built for
+  ScoreAccumulator luma_acc, rgb_acc(SsimOn::Rgb);
+  luma_acc.add_frame(grey, truth);
+  rgb_acc.add_frame(grey, truth);
+  EXPECT_DOUBLE_EQ(luma_acc.result().ssim, ssim(grey, truth));
+  EXPECT_DOUBLE_EQ(rgb_acc.result().ssim, rgb);
+  EXPECT_DOUBLE_EQ(luma_acc.result().psnr, rgb_acc.result().psnr);
+}
+
 TEST(EvalMetrics, ErrorsOutsideTheRegionDoNotCount) {
   const cv::Mat truth = random_frame(4);
   const cv::Rect r(40, 30, 50, 30);

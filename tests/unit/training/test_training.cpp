@@ -476,6 +476,67 @@ TEST(VaeTraining, ExportedFolderLoadsAndReproducesTheReconstruction) {
   EXPECT_TRUE(fs::exists(pngs[0]));
 }
 
+TEST(VaeTraining, WeightAverageIsUpdatedCheckpointedResumedAndExported) {
+  OneThread one;
+  EXPECT_NE(config_error(json{{"stage", "vae"}, {"steps", 1}, {"ema_decay", 1.0}}).find("'ema_decay'"),
+            std::string::npos);
+  TempDir dir("ema");
+  const auto cfg = tiny_config({{"steps", 6}, {"checkpoint_every", 3}, {"ema_decay", 0.9}});
+  EXPECT_EQ(TrainConfig::from_json(cfg.to_json(), "round trip").ema_decay, 0.9);
+
+  // one step by hand: average = d * w0 + (1 - d) * w1 with d = min(0.9, (1 + 1) / (10 + 1))
+  {
+    VaeStage s(cfg);
+    std::vector<torch::Tensor> w0;
+    for (const auto& p : s.module().parameters()) w0.push_back(p.detach().clone());
+    auto o = quiet(dir.str("one"));
+    o.export_at_end = false;
+    Trainer t(s, cfg, o);
+    EXPECT_EQ(t.run(1), 1);
+    const auto ema = t.ema_tensors();
+    const auto params = s.module().parameters();
+    ASSERT_EQ(ema.size(), params.size());
+    const double d = 2.0 / 11.0;
+    int moved = 0;
+    for (size_t i = 0; i < ema.size(); ++i) {
+      const auto expect = w0[i] * d + params[i].detach() * (1.0 - d);
+      EXPECT_LT((ema[i].second - expect).abs().max().item<double>(), 1e-6) << ema[i].first;
+      moved += !torch::equal(params[i].detach(), w0[i]);
+    }
+    EXPECT_GT(moved, 0);
+  }
+
+  // straight through 6 steps, and 3 + 3 with a resume in new objects: the same average
+  VaeStage straight(cfg);
+  Trainer ts(straight, cfg, quiet(dir.str("a")));
+  EXPECT_EQ(ts.run(), 6);
+  {
+    VaeStage s(cfg);
+    Trainer t(s, cfg, quiet(dir.str("b")));
+    EXPECT_EQ(t.run(3), 3);
+    ASSERT_TRUE(fs::exists(dir.str("b/checkpoints/step_00000003/ema.safetensors")));
+  }
+  VaeStage resumed(cfg);
+  Trainer tr(resumed, cfg, quiet(dir.str("b")));
+  ASSERT_TRUE(tr.resume());
+  EXPECT_EQ(tr.run(), 6);
+  const auto ea = ts.ema_tensors(), eb = tr.ema_tensors();
+  ASSERT_EQ(ea.size(), eb.size());
+  for (size_t i = 0; i < ea.size(); ++i) EXPECT_TRUE(torch::equal(ea[i].second, eb[i].second)) << ea[i].first;
+  EXPECT_TRUE(same_tensors(straight.module(), resumed.module()));  // training goes on from the raw weights
+
+  // the exported VAE is the average, not the last raw weights; the module keeps the raw ones
+  auto src = mf::io::WeightSource::open(dir.str("a/vae"));
+  int differ_from_raw = 0;
+  const auto raw = straight.module().named_parameters(true);
+  for (const auto& [name, avg] : ea) {
+    ASSERT_TRUE(src.contains(name)) << name;
+    EXPECT_TRUE(torch::equal(src.read(name, torch::kFloat), avg)) << name;
+    differ_from_raw += !torch::equal(raw[name].detach(), avg);
+  }
+  EXPECT_GT(differ_from_raw, 0);
+}
+
 TEST(Progress, LinesAndDurations) {
   EXPECT_EQ(format_duration(45), "45s");
   EXPECT_EQ(format_duration(187), "3m07s");

@@ -110,9 +110,11 @@ cv::Mat luma(const cv::Mat& rgb) {
   return y;
 }
 
-cv::Mat ssim_map(const cv::Mat& a, const cv::Mat& b) {
-  check_frame_pair(a, b, cv::Mat(), "ssim");
-  const cv::Mat ya = luma(a), yb = luma(b);
+namespace {
+
+// The SSIM map of two single-channel CV_64F images.
+cv::Mat ssim_map_plane(const cv::Mat& ya, const cv::Mat& yb) {
+  const cv::Mat& a = ya;
   const cv::Mat mu_a = gauss(ya), mu_b = gauss(yb);
   const cv::Mat saa = gauss(ya.mul(ya)), sbb = gauss(yb.mul(yb)), sab = gauss(ya.mul(yb));
   cv::Mat map(a.size(), CV_64FC1);
@@ -135,11 +137,34 @@ cv::Mat ssim_map(const cv::Mat& a, const cv::Mat& b) {
   return map;
 }
 
-double ssim(const cv::Mat& a, const cv::Mat& b, const cv::Mat& mask) {
+}  // namespace
+
+cv::Mat ssim_map(const cv::Mat& a, const cv::Mat& b) { return ssim_map(a, b, SsimOn::Luma); }
+
+cv::Mat ssim_map(const cv::Mat& a, const cv::Mat& b, SsimOn on) {
+  check_frame_pair(a, b, cv::Mat(), "ssim");
+  if (on == SsimOn::Luma) return ssim_map_plane(luma(a), luma(b));
+  std::vector<cv::Mat> pa, pb;
+  cv::split(a, pa);
+  cv::split(b, pb);
+  cv::Mat sum;
+  for (int c = 0; c < 3; ++c) {
+    cv::Mat fa, fb;
+    pa[c].convertTo(fa, CV_64F);
+    pb[c].convertTo(fb, CV_64F);
+    const cv::Mat m = ssim_map_plane(fa, fb);
+    sum = c == 0 ? m : sum + m;
+  }
+  return sum / 3.0;
+}
+
+double ssim(const cv::Mat& a, const cv::Mat& b, const cv::Mat& mask) { return ssim(a, b, mask, SsimOn::Luma); }
+
+double ssim(const cv::Mat& a, const cv::Mat& b, const cv::Mat& mask, SsimOn on) {
   check_frame_pair(a, b, mask, "ssim");
   require(region_pixels(mask, a.size()) > 0,
           "ssim: empty region: the mask has no regenerate pixel (values < 128), nothing to measure");
-  const cv::Mat map = ssim_map(a, b);
+  const cv::Mat map = ssim_map(a, b, on);
   double sum = 0.0;
   int64_t n = 0;
   for (int r = 0; r < map.rows; ++r) {
@@ -160,7 +185,7 @@ bool ScoreAccumulator::add_frame(const cv::Mat& out, const cv::Mat& truth, const
   se_sum_ += e.sum;
   pixels_ += e.pixels;
   values_ += e.pixels * e.channels;
-  ssim_sum_ += ssim(out, truth, mask);
+  ssim_sum_ += ssim(out, truth, mask, ssim_on_);
   ++frames_;
   return true;
 }

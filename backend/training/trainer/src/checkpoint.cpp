@@ -24,6 +24,7 @@ namespace {
 
 const char* kModelFile = "model.safetensors";
 const char* kOptimizerFile = "optimizer.safetensors";
+const char* kEmaFile = "ema.safetensors";
 const char* kStateFile = "state.json";
 
 std::string step_name(int64_t step) {
@@ -173,7 +174,8 @@ std::optional<CheckpointInfo> CheckpointStore::latest() const {
 }
 
 CheckpointInfo CheckpointStore::save(torch::nn::Module& module, const torch::optim::AdamW& optimizer,
-                                     const TrainState& state, const nlohmann::json& extra, int keep) {
+                                     const TrainState& state, const nlohmann::json& extra, int keep,
+                                     const std::vector<std::pair<std::string, torch::Tensor>>& ema) {
   std::error_code ec;
   fs::create_directories(root_, ec);
   if (ec) throw mf::Error(mf::ErrorCode::Io, "cannot create " + root_ + ": " + ec.message());
@@ -190,6 +192,10 @@ CheckpointInfo CheckpointStore::save(torch::nn::Module& module, const torch::opt
   mf::io::save_tensors((tmp / kOptimizerFile).string(), adamw_state_tensors(module, optimizer),
                        {{"format", "manyfold-adamw-state"}, {"step", std::to_string(state.step)}});
   fsync_path(tmp / kOptimizerFile);
+  if (!ema.empty()) {
+    mf::io::save_tensors((tmp / kEmaFile).string(), ema, {{"format", "manyfold-ema"}, {"step", std::to_string(state.step)}});
+    fsync_path(tmp / kEmaFile);
+  }
   nlohmann::json doc = extra;
   doc["train_state"] = state.to_json();
   write_file_atomic((tmp / kStateFile).string(), doc.dump(2) + "\n");
@@ -234,6 +240,11 @@ nlohmann::json CheckpointStore::load(const CheckpointInfo& ckpt, torch::nn::Modu
   load_adamw_state((dir / kOptimizerFile).string(), module, optimizer);
   state = s;
   return doc;
+}
+
+std::string CheckpointStore::ema_file(const CheckpointInfo& ckpt) {
+  const fs::path p = fs::path(ckpt.dir) / kEmaFile;
+  return fs::exists(p) ? p.string() : std::string();
 }
 
 }  // namespace mf::training

@@ -116,6 +116,7 @@ TrainConfig TrainConfig::from_json(const json& j, const std::string& origin) {
   r.choice("lr_schedule", c.lr_schedule, {"constant", "cosine"});
   r.number("min_lr", c.min_lr, 0.0, 1.0);
   r.number("grad_clip", c.grad_clip, 0.0, 1e12);
+  r.number("ema_decay", c.ema_decay, 0.0, 1.0, /*lo_open=*/false, /*hi_open=*/true);
   r.integer("width", c.width, 8, 8192);
   r.integer("height", c.height, 8, 8192);
   r.integer("frames", c.frames, 1, 100000);
@@ -228,6 +229,7 @@ json TrainConfig::to_json() const {
               {"lr_schedule", lr_schedule},
               {"min_lr", min_lr},
               {"grad_clip", grad_clip},
+              {"ema_decay", ema_decay},
               {"width", width},
               {"height", height},
               {"frames", frames},

@@ -102,7 +102,18 @@ void write_sample_sheet(const std::string& path, const std::vector<std::vector<c
   mf::check(cv::imwrite(path, bgr), mf::ErrorCode::Io, "cannot write " + path);
 }
 
+// Colorization's SSIM is measured on R, G and B ("ssim_rgb"): its input is the luma, so luma SSIM scores any
+// colouring of it, right or wrong, the same. Every other task's SSIM is on the luma ("ssim").
+mf::eval::SsimOn ssim_on(TaskId task) {
+  return task == TaskId::VColor || task == TaskId::IColor ? mf::eval::SsimOn::Rgb : mf::eval::SsimOn::Luma;
+}
+
 struct Scores {
+  explicit Scores(mf::eval::SsimOn on) : ssim_on(on), model(on) {}
+  mf::eval::ScoreAccumulator& baseline(const std::string& name) {
+    return baselines.try_emplace(name, ssim_on).first->second;
+  }
+  mf::eval::SsimOn ssim_on;
   mf::eval::ScoreAccumulator model;
   std::map<std::string, mf::eval::ScoreAccumulator> baselines;
 };
@@ -127,7 +138,7 @@ mf::eval::EvalReport evaluate_toy_model(mf::pipeline::Pipeline& pipe, const ToyE
     const auto& facts = tasks::task_facts(task);
     const bool image = facts.image_output;
     const std::string key = facts.key;
-    Scores sc;
+    Scores sc(ssim_on(task));
     mf::eval::CaptionAccuracy acc, chance, truth_acc;
     for (int i = 0; i < o.clips; ++i) {
       if (progress) progress(key, i, o.clips);
@@ -172,22 +183,22 @@ mf::eval::EvalReport evaluate_toy_model(mf::pipeline::Pipeline& pipe, const ToyE
       switch (task) {
         case TaskId::VInp:
         case TaskId::IInp:
-          sc.baselines["telea_inpaint"].add_clip(mf::eval::inpaint_telea(in_frames, masks), truth, masks);
+          sc.baseline("telea_inpaint").add_clip(mf::eval::inpaint_telea(in_frames, masks), truth, masks);
           break;
         case TaskId::VOutp:
         case TaskId::IOutp:
-          sc.baselines["edge_replicate"].add_clip(mf::eval::outpaint_replicate(in_frames, masks), truth, masks);
+          sc.baseline("edge_replicate").add_clip(mf::eval::outpaint_replicate(in_frames, masks), truth, masks);
           break;
         case TaskId::VColor:
         case TaskId::IColor:
-          sc.baselines["grey_mean_chroma"].add_clip(
+          sc.baseline("grey_mean_chroma").add_clip(
               mf::eval::colorize_mean_chroma(mf::eval::to_grey_rgb(in_frames), chroma), truth);
           break;
         case TaskId::VSR:
         case TaskId::ISR: {
           const cv::Size size(o.width, o.height);
-          sc.baselines["nearest_upscale"].add_clip(mf::eval::upscale_nearest(in_frames, size), truth);
-          sc.baselines["bicubic_upscale"].add_clip(mf::eval::upscale_bicubic(in_frames, size), truth);
+          sc.baseline("nearest_upscale").add_clip(mf::eval::upscale_nearest(in_frames, size), truth);
+          sc.baseline("bicubic_upscale").add_clip(mf::eval::upscale_bicubic(in_frames, size), truth);
           break;
         }
         default:
@@ -206,7 +217,7 @@ mf::eval::EvalReport evaluate_toy_model(mf::pipeline::Pipeline& pipe, const ToyE
     for (const auto& [name, b] : sc.baselines) {
       const auto r = b.result();
       report.add(key, "psnr_db", m.psnr, name, r.psnr);
-      report.add(key, "ssim", m.ssim, name, r.ssim);
+      report.add(key, sc.ssim_on == mf::eval::SsimOn::Rgb ? "ssim_rgb" : "ssim", m.ssim, name, r.ssim);
     }
     per_task[key] = {{"clips", o.clips}, {"frames_measured", m.frames}, {"pixels_measured", m.pixels}};
   }

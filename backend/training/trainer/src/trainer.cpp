@@ -4,7 +4,9 @@
 #include <cstdio>
 
 #include "mf/io/autocast.h"
+#include "mf/io/tensor_io.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -53,7 +55,14 @@ Trainer::Trainer(Stage& stage, TrainConfig config, TrainerOptions options)
   // A tensor registered under two names (T5's shared.weight / encoder.embed_tokens.weight) is optimised once.
   std::set<const void*> seen;
   for (const auto& p : stage_.module().named_parameters(true))
-    if (p.value().requires_grad() && seen.insert(p.value().unsafeGetTensorImpl()).second) params_.push_back(p.value());
+    if (p.value().requires_grad() && seen.insert(p.value().unsafeGetTensorImpl()).second) {
+      params_.push_back(p.value());
+      param_names_.push_back(p.key());
+    }
+  if (cfg_.ema_decay > 0) {
+    torch::NoGradGuard ng;
+    for (const auto& p : params_) ema_.push_back(p.detach().clone());
+  }
   torch::optim::AdamWOptions o(cfg_.lr);
   o.betas(std::make_tuple(cfg_.beta1, cfg_.beta2));
   o.eps(cfg_.eps);
@@ -84,8 +93,50 @@ bool Trainer::resume() {
   mf::check(state_.seed == cfg_.seed, mf::ErrorCode::BadInput,
             latest->dir + " was trained with seed " + std::to_string(state_.seed) + ", the config says " +
                 std::to_string(cfg_.seed));
+  if (!ema_.empty()) {
+    const std::string ema_path = CheckpointStore::ema_file(*latest);
+    torch::NoGradGuard ng;
+    if (ema_path.empty()) {
+      // A checkpoint of a run without the average (ema_decay was added): it starts from the loaded weights.
+      for (size_t i = 0; i < params_.size(); ++i) ema_[i].copy_(params_[i].detach());
+      log_ << "note: " << latest->dir << " has no ema.safetensors; the weight average starts from its weights\n";
+    } else {
+      const auto src = mf::io::WeightSource::open(ema_path);
+      for (size_t i = 0; i < params_.size(); ++i) {
+        mf::check(src.contains(param_names_[i]), mf::ErrorCode::BadFile,
+                  ema_path + " has no tensor '" + param_names_[i] + "'");
+        const auto t = src.read(param_names_[i], torch::kFloat);
+        mf::check(t.sizes() == ema_[i].sizes(), mf::ErrorCode::BadFile,
+                  ema_path + ": '" + param_names_[i] + "' has another shape than the model's parameter");
+        ema_[i].copy_(t.to(ema_[i].dtype()));
+      }
+    }
+  }
   resumed_from_ = latest->step;
   return true;
+}
+
+std::vector<std::pair<std::string, torch::Tensor>> Trainer::ema_tensors() const {
+  std::vector<std::pair<std::string, torch::Tensor>> out;
+  for (size_t i = 0; i < ema_.size(); ++i) out.emplace_back(param_names_[i], ema_[i]);
+  return out;
+}
+
+void Trainer::update_ema() {
+  if (ema_.empty()) return;
+  const double n = static_cast<double>(state_.step);
+  const double d = std::min(cfg_.ema_decay, (1.0 + n) / (10.0 + n));
+  torch::NoGradGuard ng;
+  for (size_t i = 0; i < params_.size(); ++i) ema_[i].mul_(d).add_(params_[i].detach(), 1.0 - d);
+}
+
+void Trainer::swap_ema() {
+  torch::NoGradGuard ng;
+  for (size_t i = 0; i < ema_.size(); ++i) {
+    auto raw = params_[i].detach().clone();
+    params_[i].detach().copy_(ema_[i]);
+    ema_[i].copy_(raw);
+  }
 }
 
 void Trainer::write_config_once() {
@@ -144,7 +195,7 @@ void Trainer::log_row(double elapsed, double steps_per_s) {
 
 CheckpointInfo Trainer::save_checkpoint() {
   nlohmann::json extra = {{"stage", stage_.name()}, {"config", cfg_.to_json()}};
-  return store_.save(stage_.module(), *optimizer_, state_, extra, cfg_.keep_checkpoints);
+  return store_.save(stage_.module(), *optimizer_, state_, extra, cfg_.keep_checkpoints, ema_tensors());
 }
 
 int64_t Trainer::run(int64_t max_steps) {
@@ -194,6 +245,7 @@ int64_t Trainer::run(int64_t max_steps) {
     optimizer_->step();
 
     ++state_.step;
+    update_ema();
     ++session_steps;
     state_.samples_seen += r.samples;
     const double dt = seconds_since(t0);
@@ -215,6 +267,7 @@ int64_t Trainer::run(int64_t max_steps) {
       char name[32];
       std::snprintf(name, sizeof name, "step_%08lld", static_cast<long long>(state_.step));
       const std::string dir = (fs::path(opt_.out_dir) / "samples" / name).string();
+      swap_ema();  // renders of the averaged weights, when there is an average
       try {
         torch::NoGradGuard ng;
         const nlohmann::json rendered = stage_.render_samples(dir, state_.step);
@@ -226,6 +279,7 @@ int64_t Trainer::run(int64_t max_steps) {
         // A failed render must not lose the training run: say so and go on.
         progress.message(std::string("sample render at step ") + std::to_string(state_.step) + " failed: " + e.what());
       }
+      swap_ema();
       stage_.module().train();
     }
     if ((by_steps || by_time) && state_.step < cfg_.steps) {
@@ -243,8 +297,15 @@ int64_t Trainer::run(int64_t max_steps) {
   progress.finish();
   const double session_seconds = seconds_since(session_start);
   if (finished && opt_.export_at_end) {
-    exported_ = stage_.export_model(opt_.out_dir);
-    evaluation_ = stage_.evaluate();
+    swap_ema();  // the exported and evaluated model is the average, when there is one
+    try {
+      exported_ = stage_.export_model(opt_.out_dir);
+      evaluation_ = stage_.evaluate();
+    } catch (...) {
+      swap_ema();
+      throw;
+    }
+    swap_ema();
     stage_.module().train();
   }
   write_summary(finished, session_seconds, session_steps);

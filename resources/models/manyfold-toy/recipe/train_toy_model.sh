@@ -5,9 +5,17 @@
 #
 #   resources/models/manyfold-toy/recipe/train_toy_model.sh [OUT]     (default OUT: toy-train)
 #
-# Stages: vae.json (CogVideoX-architecture VAE) -> mfm.json (MfM transformer + small T5 on the frozen VAE).
-# Each stage resumes from its checkpoints when OUT already holds some, so an interrupted run continues where it
-# stopped. Threads: MF_NUM_THREADS / OMP_NUM_THREADS (default: all cores). Times on 2 cores: see RESULTS.md.
+# Stages: vae.json (CogVideoX-architecture VAE) -> mfm.json (MfM transformer + small T5 on the frozen VAE) ->
+# finetune.json (the mfm stage again, continuing from mfm's pipeline with a fresh schedule, other training
+# scenes and a moving average of the weights). Each stage resumes from its checkpoints when OUT already holds
+# some, so an interrupted run continues where it stopped. Threads: MF_NUM_THREADS / OMP_NUM_THREADS (default:
+# all cores). Times on 2 cores: see RESULTS.md.
+#
+# Skipping stages:
+#   MF_VAE_DIR=<vae folder>        skips the VAE stage and trains on that VAE (a diffusers-layout vae folder with
+#                                  config.json and diffusion_pytorch_model.safetensors, e.g. OUT/vae/vae)
+#   MF_MFM_DIR=<pipeline folder>   skips the VAE and mfm stages: the finetune continues from that pipeline (e.g.
+#                                  resources/models/manyfold-toy, the installed model) on its own vae/
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../../../.." && pwd)"
@@ -15,46 +23,63 @@ out="$(mkdir -p "${1:-toy-train}" && cd "${1:-toy-train}" && pwd)"
 bin="${MANYFOLD_BIN:-$repo/build/bin/manyfold}"
 [ -x "$bin" ] || { echo "manyfold not found at $bin: build first (./setup.sh build) or set MANYFOLD_BIN" >&2; exit 2; }
 mkdir -p "$out/configs"
-# MF_VAE_DIR=<folder> skips the VAE stage and trains the transformer on that VAE (a diffusers-layout vae folder
-# with config.json and diffusion_pytorch_model.safetensors, e.g. a finished run's OUT/vae/vae).
+dest="$repo/resources/models/manyfold-toy"
 vae_dir="$out/vae/vae"
-stages="vae mfm"
-if [ -n "${MF_VAE_DIR:-}" ]; then
+mfm_dir="$out/mfm/pipeline"
+stages="vae mfm finetune"
+if [ -n "${MF_MFM_DIR:-}" ]; then
+  mfm_dir="$(cd "$MF_MFM_DIR" && pwd)" || { echo "MF_MFM_DIR=$MF_MFM_DIR is not a folder" >&2; exit 2; }
+  [ -f "$mfm_dir/model_index.json" ] && [ -d "$mfm_dir/transformer" ] && [ -d "$mfm_dir/vae" ] ||
+    { echo "MF_MFM_DIR=$mfm_dir is not a pipeline folder (model_index.json, transformer/, vae/)" >&2; exit 2; }
+  vae_dir="$mfm_dir/vae"
+  stages="finetune"
+  echo "stages vae and mfm: skipped, continuing from $mfm_dir (MF_MFM_DIR)"
+elif [ -n "${MF_VAE_DIR:-}" ]; then
   vae_dir="$(cd "$MF_VAE_DIR" && pwd)" || { echo "MF_VAE_DIR=$MF_VAE_DIR is not a folder" >&2; exit 2; }
-  [ -f "$vae_dir/config.json" ] && [ -f "$vae_dir/diffusion_pytorch_model.safetensors" ] ||
-    { echo "MF_VAE_DIR=$vae_dir needs config.json and diffusion_pytorch_model.safetensors (a vae folder)" >&2; exit 2; }
-  stages="mfm"
+  stages="mfm finetune"
   echo "stage vae: skipped, using $vae_dir (MF_VAE_DIR)"
 fi
+if [ "$stages" != "vae mfm finetune" ] &&
+   ! { [ -f "$vae_dir/config.json" ] && [ -f "$vae_dir/diffusion_pytorch_model.safetensors" ]; }; then
+  echo "$vae_dir needs config.json and diffusion_pytorch_model.safetensors (a vae folder)" >&2
+  exit 2
+fi
+# A run that continues the installed model (MF_MFM_DIR or MF_VAE_DIR inside $dest) keeps its earlier records.
+kept_record=$(mktemp -d)
+trap 'rm -rf "$kept_record"' EXIT
+case "$vae_dir/" in "$(cd "$dest" && pwd)/"*) cp "$dest"/training/* "$kept_record"/ 2>/dev/null || true ;; esac
 for stage in $stages; do
-  sed -e "s|@OUT@/vae/vae|$vae_dir|g" -e "s|@OUT@|$out|g" -e "s|@REPO@|$repo|g" "$here/$stage.json" > "$out/configs/$stage.json"
+  sed -e "s|@OUT@/vae/vae|$vae_dir|g" -e "s|@OUT@/mfm/pipeline|$mfm_dir|g" -e "s|@OUT@|$out|g" -e "s|@REPO@|$repo|g" \
+    "$here/$stage.json" > "$out/configs/$stage.json"
   if [ -f "$out/$stage/summary.json" ] && grep -q '"finished": true' "$out/$stage/summary.json"; then
     echo "stage $stage: already finished in $out/$stage"
     continue
   fi
   "$bin" train --config "$out/configs/$stage.json" --out "$out/$stage" --resume
 done
-dest="$repo/resources/models/manyfold-toy"
+last="${stages##* }"
 # Measure the trained pipeline first; install it as the built-in model only when it beats every baseline
 # (MF_INSTALL_ANYWAY=1 installs a losing model too, for inspection).
-if "$bin" eval-toy --model "$out/mfm/pipeline" --guidance 1 --out "$out/eval.json" --markdown "$out/eval.md"; then
+if "$bin" eval-toy --model "$out/$last/pipeline" --guidance 1 --out "$out/eval.json" --markdown "$out/eval.md"; then
   echo "the trained model beats every baseline"
 elif [ "${MF_INSTALL_ANYWAY:-0}" = 1 ]; then
   echo "the trained model loses baseline rows (see $out/eval.md); installing anyway (MF_INSTALL_ANYWAY=1)" >&2
 else
   echo "the trained model loses baseline rows (see $out/eval.md): not installed into $dest" >&2
-  echo "(pipeline folder: $out/mfm/pipeline; MF_INSTALL_ANYWAY=1 installs it anyway)" >&2
+  echo "(pipeline folder: $out/$last/pipeline; MF_INSTALL_ANYWAY=1 installs it anyway)" >&2
   exit 1
 fi
-cmp -s "$out/mfm/pipeline/tokenizer/spiece.model" "$dest/tokenizer/spiece.model" ||
+cmp -s "$out/$last/pipeline/tokenizer/spiece.model" "$dest/tokenizer/spiece.model" ||
   { echo "the trained pipeline's tokenizer differs from $dest/tokenizer" >&2; exit 1; }
 for part in model_index.json transformer text_encoder vae scheduler; do
   rm -rf "${dest:?}/$part"
-  cp -r "$out/mfm/pipeline/$part" "$dest/$part"
+  cp -r "$out/$last/pipeline/$part" "$dest/$part"
 done
 cp "$out/eval.json" "$dest/eval_reference.json"  # what tests/model holds the installed model to
 rm -rf "$dest/training" && mkdir -p "$dest/training"
-for stage in vae mfm; do
+cp "$kept_record"/* "$dest/training/" 2>/dev/null || true
+# Only the stages this run trained: with MF_VAE_DIR an OUT/vae left by an earlier run is not this model's VAE.
+for stage in $stages; do
   [ -f "$out/$stage/summary.json" ] || continue
   cp "$out/$stage/summary.json" "$dest/training/${stage}_summary.json"
   cp "$out/$stage/loss.csv" "$dest/training/${stage}_loss.csv"
@@ -64,7 +89,8 @@ done
   echo
   echo "MfM architecture (transformer with the official condition adapter, CogVideoX VAE, T5 encoder, toy"
   echo "tokenizer, flow-matching scheduler) trained on the procedural toy world by recipe/train_toy_model.sh"
-  echo "(configs recipe/vae.json and recipe/mfm.json; training record, steps, losses and times: recipe/RESULTS.md)."
+  echo "(configs recipe/vae.json, recipe/mfm.json and recipe/finetune.json; training record, steps, losses and"
+  echo "times: recipe/RESULTS.md)."
   echo "A toy: it knows only the toy world's shapes, colours, stripes and motions at 96x64."
   echo
   lost=$(grep -c '[*][*]no[*][*]' "$out/eval.md" || true)
@@ -80,12 +106,14 @@ done
   echo
   echo "## Training"
   echo
-  for stage in vae mfm; do
-    summary="$out/$stage/summary.json"
-    [ "$stage" = vae ] && [ -n "${MF_VAE_DIR:-}" ] && { echo "- vae: taken from $MF_VAE_DIR (MF_VAE_DIR)"; continue; }
+  for stage in vae mfm finetune; do
+    # This run's stages from OUT; earlier ones from the record kept with the installed model.
+    summary="$dest/training/${stage}_summary.json"
+    [ -f "$summary" ] || { echo "- $stage: no training record (taken from ${MF_VAE_DIR:-${MF_MFM_DIR:-elsewhere}})"; continue; }
     steps=$(grep -o '"step": *[0-9]*' "$summary" | tail -1 | grep -o '[0-9]*$')
     secs=$(grep -o '"train_seconds": *[0-9]*' "$summary" | head -1 | grep -o '[0-9]*$')
-    echo "- $stage: recipe/$stage.json, $steps steps, $secs s of training on $(nproc) cores; loss curve and final"
+    case " $stages " in *" $stage "*) when="this run, $(nproc) cores" ;; *) when="an earlier run" ;; esac
+    echo "- $stage: recipe/$stage.json, $steps steps, $secs s of training ($when); loss curve and final"
     echo "  evaluation: training/${stage}_loss.csv, training/${stage}_summary.json"
   done
   echo

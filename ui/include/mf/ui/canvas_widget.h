@@ -137,6 +137,7 @@ class CanvasWidget : public QWidget {
   void poll_flow();
   void take_flow_result();
   void finish_flow();  // waits for the shown frame's propagation, if one is outstanding
+  void flow_failed(const std::string& key, const char* why);  // a propagation failed: stop waiting for it
   mf::media::Image decoded_frame(const std::string& media_id, std::int64_t source_frame);
 
   mf::project::ProjectSession* session_ = nullptr;

@@ -55,6 +55,12 @@ cv::Mat ssim_map(const cv::Mat& a, const cv::Mat& b);
 // Mean SSIM over the region (whole frame when mask is empty).
 double ssim(const cv::Mat& a, const cv::Mat& b, const cv::Mat& mask = {});
 
+// What SSIM is computed on: the luma (the default), or each of R, G and B with the three maps averaged
+// (colorization, whose input already is the luma: luma SSIM cannot tell a right colour from a wrong one).
+enum class SsimOn { Luma, Rgb };
+cv::Mat ssim_map(const cv::Mat& a, const cv::Mat& b, SsimOn on);
+double ssim(const cv::Mat& a, const cv::Mat& b, const cv::Mat& mask, SsimOn on);
+
 // Clip-level scores. Frames whose mask has no regenerate pixel are skipped (so a caller measures only the
 // generated frames of frame interpolation / extension by keeping the known frames entirely).
 struct ClipScores {
@@ -68,6 +74,7 @@ struct ClipScores {
 // Pools scores over frames and clips; result() is the same aggregation as compare_clips over everything added.
 class ScoreAccumulator {
  public:
+  explicit ScoreAccumulator(SsimOn ssim_on = SsimOn::Luma) : ssim_on_(ssim_on) {}
   // Adds one frame pair. Returns false (and adds nothing) when the region is empty.
   bool add_frame(const cv::Mat& out, const cv::Mat& truth, const cv::Mat& mask = {});
   // Adds a clip: `masks` empty (whole frames), one mask for every frame, or one per frame. Throws BadInput
@@ -80,6 +87,7 @@ class ScoreAccumulator {
 
  private:
   double se_sum_ = 0.0;
+  SsimOn ssim_on_ = SsimOn::Luma;
   double ssim_sum_ = 0.0;
   int64_t pixels_ = 0;
   int64_t values_ = 0;

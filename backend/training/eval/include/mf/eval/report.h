@@ -8,7 +8,7 @@
 //    "model_beats_all_baselines": true}
 // Non-finite values (PSNR of identical frames is +inf) are written as the strings "inf", "-inf", "nan" and
 // read back as such. Suggested task names are the MfM task ids (vinp, voutp, vcolor, vsr, itrans, vexd, t2v,
-// and the image variants) and metric names "psnr_db", "ssim", "caption_accuracy".
+// and the image variants) and metric names "psnr_db", "ssim" (luma), "ssim_rgb" (colorization), "caption_accuracy".
 #pragma once
 
 #include <string>

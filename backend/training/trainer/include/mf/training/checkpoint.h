@@ -4,6 +4,8 @@
 //   step_00000200/model.safetensors      module parameters and buffers under their checkpoint names (mf_io writer)
 //   step_00000200/optimizer.safetensors  AdamW per-parameter state: <name>.exp_avg, <name>.exp_avg_sq,
 //                                        <name>.step (I64 [1]), <name>.max_exp_avg_sq (amsgrad only)
+//   step_00000200/ema.safetensors        the moving average of the weights, by parameter name (only for runs
+//                                        with ema_decay > 0)
 //   step_00000200/state.json             TrainState, the stage name and the run's config
 // A checkpoint is assembled in a sibling folder "step_00000200.tmp" (every file fsynced) and renamed into
 // place in one step, so a crash leaves either the complete folder or a *.tmp folder that is never read (and is
@@ -41,13 +43,17 @@ class CheckpointStore {
 
   // Writes a checkpoint of `state.step` (replacing one of the same step), then deletes the oldest complete
   // checkpoints beyond `keep` and any stale *.tmp folder. Throws mf::Error(Io) naming the path on failure.
+  // `ema` (may be empty) goes to ema.safetensors.
   CheckpointInfo save(torch::nn::Module& module, const torch::optim::AdamW& optimizer, const TrainState& state,
-                      const nlohmann::json& extra, int keep);
+                      const nlohmann::json& extra, int keep,
+                      const std::vector<std::pair<std::string, torch::Tensor>>& ema = {});
 
   // Loads a checkpoint into module (strict: every tensor, same shapes), optimizer and state; returns the
   // state.json document. Throws mf::Error(BadFile / MissingModel) naming the file.
   nlohmann::json load(const CheckpointInfo& ckpt, torch::nn::Module& module, torch::optim::AdamW& optimizer,
                       TrainState& state) const;
+  // The checkpoint's ema.safetensors path, or "" when it has none.
+  static std::string ema_file(const CheckpointInfo& ckpt);
 
  private:
   std::string root_;

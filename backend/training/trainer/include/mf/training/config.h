@@ -10,6 +10,10 @@
 //   "lr_schedule": "constant",      or "cosine" (from lr after warmup down to min_lr at the last step)
 //   "min_lr": 0.0,
 //   "grad_clip": 1.0,               max global gradient norm (0: no clipping)
+//   "ema_decay": 0,                 exponential moving average of the weights (0: off; e.g. 0.999): updated
+//                                   after every step with min(ema_decay, (1+n)/(10+n)) at step n, kept in the
+//                                   checkpoints (ema.safetensors) and used for the exported model, the final
+//                                   evaluation and the sample renders
 //   "width": 96, "height": 64, "frames": 9,   clip size (frames = 4k+1, and 8k+1 for the VAE stage so that the
 //                                   latent count is odd and decodes back to the same count; width/height multiples of 8)
 //   "seed": 0,                      model initialisation, data order and noise (< 2^32)
@@ -78,6 +82,7 @@ struct TrainConfig {
   std::string lr_schedule = "constant";  // "constant" | "cosine"
   double min_lr = 0.0;
   double grad_clip = 1.0;
+  double ema_decay = 0.0;
   int width = 96, height = 64, frames = 9;
   uint64_t seed = 0;
   int64_t train_size = 0;

@@ -5,7 +5,9 @@
 // gradient clipping, the TrainState, atomic checkpoints every `checkpoint_every` steps, every
 // `checkpoint_minutes` and when stopped, exact resume from the latest checkpoint, loss.csv, summary.json and
 // the progress line. Precision fp32, or bf16 autocast for the forward pass (float32 master weights); sample
-// renders every `sample_every` steps (Stage::render_samples) under <out>/samples/step_N.
+// renders every `sample_every` steps (Stage::render_samples) under <out>/samples/step_N. With ema_decay > 0 the
+// trainer keeps an exponential moving average of the trained parameters (checkpointed with them); the export,
+// the final evaluation and the sample renders then use the average, training goes on from the raw weights.
 //
 // Output folder:
 //   <out>/train_config.json   the resolved config (defaults filled in), written when a run starts
@@ -97,6 +99,8 @@ class Trainer {
   // Losses of every step of this session, in order (for tests and the summary).
   const std::vector<double>& session_losses() const { return losses_; }
   const nlohmann::json& summary() const { return summary_; }
+  // The moving average of the weights by parameter name (empty when ema_decay is 0).
+  std::vector<std::pair<std::string, torch::Tensor>> ema_tensors() const;
 
  private:
   struct Window {
@@ -108,6 +112,9 @@ class Trainer {
   void open_loss_log();
   void log_row(double elapsed, double steps_per_s);
   void write_summary(bool finished, double session_seconds, int64_t session_steps);
+  void update_ema();
+  // Exchanges the module's trained parameters with their moving average (twice: back as before).
+  void swap_ema();
 
   Stage& stage_;
   TrainConfig cfg_;
@@ -116,6 +123,8 @@ class Trainer {
   TrainState state_;
   std::unique_ptr<torch::optim::AdamW> optimizer_;
   std::vector<torch::Tensor> params_;
+  std::vector<std::string> param_names_;  // params_' names (checkpoint names)
+  std::vector<torch::Tensor> ema_;        // moving average of params_ (empty: off)
   CheckpointStore store_;
   std::atomic<bool> stop_{false};
   std::vector<double> losses_;
