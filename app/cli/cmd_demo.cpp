@@ -6,6 +6,7 @@
 #if defined(MF_PIPELINE_AVAILABLE) && defined(MF_ENGINE_AVAILABLE) && defined(MF_TOYWORLD_AVAILABLE) && \
     defined(MF_JOBS_AVAILABLE)
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -120,18 +121,26 @@ int run_make_demo(const std::vector<std::string>& argv) {
 }
 
 // [input | input with the regenerated region tinted | output], the middle frame.
+// input | input with the regenerated region tinted red | result, each enlarged kComparisonZoom times (nearest
+// neighbour: the toy model's 96x64 frames are too small to judge at their own size), kComparisonGap apart.
+constexpr int kComparisonZoom = 3;
+constexpr int kComparisonGap = 12;
+
 mf::media::Image side_by_side(const mf::media::Image& in, const mf::media::Image& mask, const mf::media::Image& out) {
-  const int w = in.width, h = in.height;
-  auto im = mf::media::Image::make(3 * w + 8, h, 3);
-  for (int y = 0; y < h; ++y)
-    for (int x = 0; x < w; ++x) {
-      const uint8_t* s = in.at(x, y);
-      const bool regen = *mask.at(std::min(x, mask.width - 1), std::min(y, mask.height - 1)) < 128;
+  const int w = in.width, h = in.height, z = kComparisonZoom, panel = w * z + kComparisonGap;
+  auto im = mf::media::Image::make(3 * w * z + 2 * kComparisonGap, h * z, 3);
+  std::fill(im.data.begin(), im.data.end(), uint8_t{40});
+  for (int y = 0; y < h * z; ++y)
+    for (int x = 0; x < w * z; ++x) {
+      const int sx = x / z, sy = y / z;
+      const uint8_t* s = in.at(sx, sy);
+      const bool regen = *mask.at(std::min(sx, mask.width - 1), std::min(sy, mask.height - 1)) < 128;
+      const uint8_t* o = out.at(std::min(sx, out.width - 1), std::min(sy, out.height - 1));
       for (int c = 0; c < 3; ++c) {
         im.at(x, y)[c] = s[c];
         const int tint = c == 0 ? 255 : 40;
-        im.at(w + 4 + x, y)[c] = regen ? static_cast<uint8_t>((s[c] + tint) / 2) : s[c];
-        im.at(2 * w + 8 + x, y)[c] = out.at(std::min(x, out.width - 1), std::min(y, out.height - 1))[c];
+        im.at(panel + x, y)[c] = regen ? static_cast<uint8_t>((s[c] + tint) / 2) : s[c];
+        im.at(2 * panel + x, y)[c] = o[c];
       }
     }
   return im;
@@ -271,7 +280,7 @@ MF_CLI_COMMAND("demo", "run the demo project's inpainting job headless and write
                "              [--steps N] [--seed S] [--guidance G] [--quiet]\n"
                "  Copies the project to DIR/project (default ./manyfold-demo-output; an earlier copy is kept as\n"
                "  DIR/project.N), runs its vinp job through the\n"
-               "  engine and writes DIR/inpainted.mp4, DIR/comparison.png (input | mask | result, middle frame) and\n"
+               "  engine and writes DIR/inpainted.mp4, DIR/comparison.png (input | mask | result, middle frame, 3x) and\n"
                "  DIR/demo_summary.json (PSNR inside the regenerated region against the original clip). The result\n"
                "  also lands as a take in DIR/project.",
                run_demo);

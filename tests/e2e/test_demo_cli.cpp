@@ -64,8 +64,8 @@ TEST(DemoCli, MakeDemoProjectThenRunTheDemoJob) {
   EXPECT_EQ(info.width, 96);
   EXPECT_EQ(info.height, 64);
   const auto cmp = mf::media::read_image(out / "comparison.png");
-  EXPECT_EQ(cmp.width, 3 * 96 + 8);
-  EXPECT_EQ(cmp.height, 64);
+  EXPECT_EQ(cmp.width, 3 * 3 * 96 + 2 * 12);  // three panels enlarged 3x, 12 pixels apart
+  EXPECT_EQ(cmp.height, 3 * 64);
   const auto summary = nlohmann::json::parse(slurp(out / "demo_summary.json"));
   EXPECT_EQ(summary.at("frames").get<int>(), 17);
   EXPECT_TRUE(summary.contains("psnr_regenerated_region_db"));
