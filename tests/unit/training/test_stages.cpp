@@ -418,7 +418,20 @@ TEST(MfmStage, TrainsResumesExactlyAndExportsAPipelineThatRuns) {
         ++n;
       }
     EXPECT_EQ(impls.size(), n);
+    // and every parameter of the text encoder is trained (T5 is an inference module without gradients by default)
+    auto& st = dynamic_cast<MfmStage&>(*straight);
+    std::vector<std::pair<std::string, torch::Tensor>> t5_before;
+    for (const auto& p : st.module().named_parameters(true))
+      if (p.key().rfind("text_encoder.", 0) == 0) {
+        EXPECT_TRUE(impls.count(p.value().unsafeGetTensorImpl())) << p.key() << " is not optimised";
+        t5_before.emplace_back(p.key(), p.value().detach().clone());
+      }
+    EXPECT_GE(t5_before.size(), 10u);
     EXPECT_EQ(t.run(), 4);
+    const auto after = st.module().named_parameters(true);
+    int moved = 0;
+    for (const auto& [name, before] : t5_before) moved += !torch::equal(after[name].detach(), before);
+    EXPECT_GT(moved, static_cast<int>(t5_before.size()) / 2) << "the text encoder did not train";
     for (double l : t.session_losses()) EXPECT_TRUE(std::isfinite(l));
     const auto& ev = t.summary().at("evaluation");
     EXPECT_TRUE(ev.at("val_loss").contains("vinp")) << ev.dump();

@@ -444,6 +444,9 @@ MfmStage::MfmStage(const TrainConfig& cfg, MfmStageOptions options)
     load_initial_weights(opt_.init_from);  // every tensor (strict), so no random draw is needed first
   }
   if (opt_.adapter_init == "data") init_adapter_from_data();
+  // mf_text's T5 is an inference module: it registers its weights without gradients. Trained jointly here, so
+  // switch them on (until this line existed the text encoder silently kept its random initialisation).
+  for (auto& p : t5_->parameters()) p.set_requires_grad(true);
   transformer_->set_gradient_checkpointing(cfg.gradient_checkpointing);
   root_ = std::make_shared<RootImpl>();
   root_->register_module("transformer", transformer_.ptr());
