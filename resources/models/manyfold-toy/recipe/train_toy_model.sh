@@ -6,8 +6,8 @@
 #   resources/models/manyfold-toy/recipe/train_toy_model.sh [OUT]     (default OUT: toy-train)
 #
 # Stages: vae.json (CogVideoX-architecture VAE) -> mfm.json (MfM transformer + small T5 on the frozen VAE) ->
-# finetune.json and finetune2.json (the mfm stage again, each continuing from the previous stage's pipeline with
-# a fresh schedule, other training scenes and a moving average of the weights). Each stage resumes from its checkpoints when OUT already holds
+# finetune.json, finetune2.json and finetune3.json (the mfm stage again, each continuing from the previous stage's
+# pipeline with a fresh schedule, other training scenes and a moving average of the weights). Each stage resumes from its checkpoints when OUT already holds
 # some, so an interrupted run continues where it stopped. Threads: MF_NUM_THREADS / OMP_NUM_THREADS (default:
 # all cores). Times on 2 cores: see RESULTS.md.
 #
@@ -26,20 +26,20 @@ mkdir -p "$out/configs"
 dest="$repo/resources/models/manyfold-toy"
 vae_dir="$out/vae/vae"
 mfm_dir="$out/mfm/pipeline"
-stages="vae mfm finetune finetune2"
+stages="vae mfm finetune finetune2 finetune3"
 if [ -n "${MF_MFM_DIR:-}" ]; then
   mfm_dir="$(cd "$MF_MFM_DIR" && pwd)" || { echo "MF_MFM_DIR=$MF_MFM_DIR is not a folder" >&2; exit 2; }
   [ -f "$mfm_dir/model_index.json" ] && [ -d "$mfm_dir/transformer" ] && [ -d "$mfm_dir/vae" ] ||
     { echo "MF_MFM_DIR=$mfm_dir is not a pipeline folder (model_index.json, transformer/, vae/)" >&2; exit 2; }
   vae_dir="$mfm_dir/vae"
-  stages="finetune finetune2"
+  stages="finetune finetune2 finetune3"
   echo "stages vae and mfm: skipped, continuing from $mfm_dir (MF_MFM_DIR)"
 elif [ -n "${MF_VAE_DIR:-}" ]; then
   vae_dir="$(cd "$MF_VAE_DIR" && pwd)" || { echo "MF_VAE_DIR=$MF_VAE_DIR is not a folder" >&2; exit 2; }
-  stages="mfm finetune finetune2"
+  stages="mfm finetune finetune2 finetune3"
   echo "stage vae: skipped, using $vae_dir (MF_VAE_DIR)"
 fi
-if [ "$stages" != "vae mfm finetune finetune2" ] &&
+if [ "$stages" != "vae mfm finetune finetune2 finetune3" ] &&
    ! { [ -f "$vae_dir/config.json" ] && [ -f "$vae_dir/diffusion_pytorch_model.safetensors" ]; }; then
   echo "$vae_dir needs config.json and diffusion_pytorch_model.safetensors (a vae folder)" >&2
   exit 2
@@ -89,8 +89,8 @@ done
   echo
   echo "MfM architecture (transformer with the official condition adapter, CogVideoX VAE, T5 encoder, toy"
   echo "tokenizer, flow-matching scheduler) trained on the procedural toy world by recipe/train_toy_model.sh"
-  echo "(configs recipe/vae.json, recipe/mfm.json, recipe/finetune.json and recipe/finetune2.json; training"
-  echo "record, steps, losses and times: recipe/RESULTS.md)."
+  echo "(configs recipe/vae.json, recipe/mfm.json and recipe/finetune*.json; training record, steps, losses"
+  echo "and times: recipe/RESULTS.md)."
   echo "A toy: it knows only the toy world's shapes, colours, stripes and motions at 96x64."
   echo
   lost=$(grep -c '[*][*]no[*][*]' "$out/eval.md" || true)
@@ -106,7 +106,7 @@ done
   echo
   echo "## Training"
   echo
-  for stage in vae mfm finetune finetune2; do
+  for stage in vae mfm finetune finetune2 finetune3; do
     # This run's stages from OUT; earlier ones from the record kept with the installed model.
     summary="$dest/training/${stage}_summary.json"
     [ -f "$summary" ] || { echo "- $stage: no training record (taken from ${MF_VAE_DIR:-${MF_MFM_DIR:-elsewhere}})"; continue; }
