@@ -114,18 +114,17 @@ namespace {
 
 // The SSIM map of two single-channel CV_64F images.
 cv::Mat ssim_map_plane(const cv::Mat& ya, const cv::Mat& yb) {
-  const cv::Mat& a = ya;
   const cv::Mat mu_a = gauss(ya), mu_b = gauss(yb);
   const cv::Mat saa = gauss(ya.mul(ya)), sbb = gauss(yb.mul(yb)), sab = gauss(ya.mul(yb));
-  cv::Mat map(a.size(), CV_64FC1);
-  for (int r = 0; r < a.rows; ++r) {
+  cv::Mat map(ya.size(), CV_64FC1);
+  for (int r = 0; r < ya.rows; ++r) {
     const double* ma = mu_a.ptr<double>(r);
     const double* mb = mu_b.ptr<double>(r);
     const double* paa = saa.ptr<double>(r);
     const double* pbb = sbb.ptr<double>(r);
     const double* pab = sab.ptr<double>(r);
     double* out = map.ptr<double>(r);
-    for (int x = 0; x < a.cols; ++x) {
+    for (int x = 0; x < ya.cols; ++x) {
       const double va = paa[x] - ma[x] * ma[x];
       const double vb = pbb[x] - mb[x] * mb[x];
       const double cov = pab[x] - ma[x] * mb[x];
@@ -138,8 +137,6 @@ cv::Mat ssim_map_plane(const cv::Mat& ya, const cv::Mat& yb) {
 }
 
 }  // namespace
-
-cv::Mat ssim_map(const cv::Mat& a, const cv::Mat& b) { return ssim_map(a, b, SsimOn::Luma); }
 
 cv::Mat ssim_map(const cv::Mat& a, const cv::Mat& b, SsimOn on) {
   check_frame_pair(a, b, cv::Mat(), "ssim");
@@ -157,8 +154,6 @@ cv::Mat ssim_map(const cv::Mat& a, const cv::Mat& b, SsimOn on) {
   }
   return sum / 3.0;
 }
-
-double ssim(const cv::Mat& a, const cv::Mat& b, const cv::Mat& mask) { return ssim(a, b, mask, SsimOn::Luma); }
 
 double ssim(const cv::Mat& a, const cv::Mat& b, const cv::Mat& mask, SsimOn on) {
   check_frame_pair(a, b, mask, "ssim");

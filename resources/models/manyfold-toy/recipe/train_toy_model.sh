@@ -26,20 +26,21 @@ mkdir -p "$out/configs"
 dest="$repo/resources/models/manyfold-toy"
 vae_dir="$out/vae/vae"
 mfm_dir="$out/mfm/pipeline"
-stages="vae mfm finetune finetune2 finetune3"
+all_stages="vae mfm finetune finetune2 finetune3"
+stages="$all_stages"
 if [ -n "${MF_MFM_DIR:-}" ]; then
   mfm_dir="$(cd "$MF_MFM_DIR" && pwd)" || { echo "MF_MFM_DIR=$MF_MFM_DIR is not a folder" >&2; exit 2; }
   [ -f "$mfm_dir/model_index.json" ] && [ -d "$mfm_dir/transformer" ] && [ -d "$mfm_dir/vae" ] ||
     { echo "MF_MFM_DIR=$mfm_dir is not a pipeline folder (model_index.json, transformer/, vae/)" >&2; exit 2; }
   vae_dir="$mfm_dir/vae"
-  stages="finetune finetune2 finetune3"
+  stages="${all_stages#vae mfm }"
   echo "stages vae and mfm: skipped, continuing from $mfm_dir (MF_MFM_DIR)"
 elif [ -n "${MF_VAE_DIR:-}" ]; then
   vae_dir="$(cd "$MF_VAE_DIR" && pwd)" || { echo "MF_VAE_DIR=$MF_VAE_DIR is not a folder" >&2; exit 2; }
-  stages="mfm finetune finetune2 finetune3"
+  stages="${all_stages#vae }"
   echo "stage vae: skipped, using $vae_dir (MF_VAE_DIR)"
 fi
-if [ "$stages" != "vae mfm finetune finetune2 finetune3" ] &&
+if [ "$stages" != "$all_stages" ] &&
    ! { [ -f "$vae_dir/config.json" ] && [ -f "$vae_dir/diffusion_pytorch_model.safetensors" ]; }; then
   echo "$vae_dir needs config.json and diffusion_pytorch_model.safetensors (a vae folder)" >&2
   exit 2
@@ -106,7 +107,7 @@ done
   echo
   echo "## Training"
   echo
-  for stage in vae mfm finetune finetune2 finetune3; do
+  for stage in $all_stages; do
     # This run's stages from OUT; earlier ones from the record kept with the installed model.
     summary="$dest/training/${stage}_summary.json"
     [ -f "$summary" ] || { echo "- $stage: no training record (taken from ${MF_VAE_DIR:-${MF_MFM_DIR:-elsewhere}})"; continue; }

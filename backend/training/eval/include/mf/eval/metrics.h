@@ -50,16 +50,13 @@ double psnr(const cv::Mat& a, const cv::Mat& b, const cv::Mat& mask = {});
 
 // Luma of an RGB8 frame as CV_64FC1 (see the weights above).
 cv::Mat luma(const cv::Mat& rgb);
-// The SSIM map (CV_64FC1, the frame's size) of two RGB8 frames.
-cv::Mat ssim_map(const cv::Mat& a, const cv::Mat& b);
-// Mean SSIM over the region (whole frame when mask is empty).
-double ssim(const cv::Mat& a, const cv::Mat& b, const cv::Mat& mask = {});
-
 // What SSIM is computed on: the luma (the default), or each of R, G and B with the three maps averaged
 // (colorization, whose input already is the luma: luma SSIM cannot tell a right colour from a wrong one).
 enum class SsimOn { Luma, Rgb };
-cv::Mat ssim_map(const cv::Mat& a, const cv::Mat& b, SsimOn on);
-double ssim(const cv::Mat& a, const cv::Mat& b, const cv::Mat& mask, SsimOn on);
+// The SSIM map (CV_64FC1, the frame's size) of two RGB8 frames.
+cv::Mat ssim_map(const cv::Mat& a, const cv::Mat& b, SsimOn on = SsimOn::Luma);
+// Mean SSIM over the region (whole frame when mask is empty).
+double ssim(const cv::Mat& a, const cv::Mat& b, const cv::Mat& mask = {}, SsimOn on = SsimOn::Luma);
 
 // Clip-level scores. Frames whose mask has no regenerate pixel are skipped (so a caller measures only the
 // generated frames of frame interpolation / extension by keeping the known frames entirely).
