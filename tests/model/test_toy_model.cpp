@@ -4,14 +4,20 @@
 //  - the model's value falls more than the tolerance below the reference (0.5 dB PSNR, 0.02 SSIM, 0.15
 //    caption accuracy).
 // Rows the reference model already loses are printed, not failed: the model card lists them as not beaten.
+// Also: every stage config of the recipe that trained it (recipe/*.json, the stages train_toy_model.sh runs) is a
+// valid training config, so the recipe cannot drift from the trainer unnoticed.
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
+#include <regex>
+#include <sstream>
 
 #include "mf/eval/report.h"
 #include "mf/pipeline/pipeline.h"
 #include "mf/tasks/task_id.h"
+#include "mf/training/config.h"
+#include "mf/training/mfm_stage.h"
 #include "mf/training/toy_eval.h"
 
 namespace fs = std::filesystem;
@@ -55,4 +61,41 @@ TEST(ToyModel, StaysAtLeastAsGoodAsItsModelCard) {
     if (r.model_beats_baseline) EXPECT_TRUE(cur->model_beats_baseline) << what << ": the model no longer beats it";
     EXPECT_GE(cur->model_value, r.model_value - tolerance(r.metric)) << what << ": worse than the model card";
   }
+}
+
+TEST(ToyModel, EveryRecipeStageConfigIsValid) {
+  const fs::path model = fs::path(MF_SOURCE_DIR) / "resources" / "models" / "manyfold-toy";
+  const fs::path recipe = model / "recipe";
+  auto read = [](const fs::path& p) {
+    std::ifstream in(p);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  };
+  const std::string script = read(recipe / "train_toy_model.sh");
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(script, m, std::regex("all_stages=\"([a-z0-9 ]+)\""))) << "no all_stages= line";
+  std::stringstream stages(m[1].str());
+  std::string stage;
+  int checked = 0;
+  while (stages >> stage) {
+    const fs::path file = recipe / (stage + ".json");
+    ASSERT_TRUE(fs::exists(file)) << "train_toy_model.sh runs stage " << stage << " but " << file << " is missing";
+    // The script's substitutions, with the installed model standing in for the earlier stages' outputs (the
+    // VAE stage reads the folder it starts from).
+    std::string text = read(file);
+    text = std::regex_replace(text, std::regex("@OUT@/[a-z0-9]+/pipeline/vae|@OUT@/vae/vae"), (model / "vae").string());
+    text = std::regex_replace(text, std::regex("@OUT@/[a-z0-9]+/pipeline"), model.string());
+    text = std::regex_replace(text, std::regex("@REPO@"), std::string(MF_SOURCE_DIR));
+    text = std::regex_replace(text, std::regex("@OUT@"), "/nonexistent-out");
+    mf::training::TrainConfig cfg;
+    ASSERT_NO_THROW(cfg = mf::training::TrainConfig::from_json_text(text, file.string())) << file;
+    if (cfg.stage == "mfm") {
+      std::vector<std::string> problems;
+      mf::training::MfmStageOptions::from_json(cfg.mfm, cfg.frames, problems);
+      EXPECT_TRUE(problems.empty()) << file << ": " << (problems.empty() ? "" : problems.front());
+    }
+    ++checked;
+  }
+  EXPECT_GE(checked, 2);
 }

@@ -537,6 +537,74 @@ TEST(VaeTraining, WeightAverageIsUpdatedCheckpointedResumedAndExported) {
   EXPECT_GT(differ_from_raw, 0);
 }
 
+TEST(VaeTraining, DecoderFineTuneFromAFolderKeepsTheEncoderBitForBit) {
+  OneThread one;
+  TempDir dir("decoder");
+  {
+    const auto cfg = tiny_config({{"steps", 2}});
+    VaeStage s(cfg);
+    Trainer t(s, cfg, quiet(dir.str("base")));
+    t.run();
+  }
+  const std::string base = dir.str("base/vae");
+  // bad combinations are config problems, named
+  EXPECT_NE(config_error(json{{"stage", "vae"}, {"steps", 1}, {"vae", {{"freeze_encoder", true}}}})
+                .find("'vae.freeze_encoder' needs 'vae.init_from'"),
+            std::string::npos);
+  EXPECT_NE(config_error(json{{"stage", "vae"},
+                              {"steps", 1},
+                              {"vae", {{"init_from", base}, {"block_out_channels", {8, 16, 16, 32}}}}})
+                .find("differ from " + base + "/config.json"),
+            std::string::npos);
+  EXPECT_NE(config_error(json{{"stage", "vae"}, {"steps", 1}, {"vae", {{"init_from", dir.str("nowhere")}}}})
+                .find("'vae.init_from'"),
+            std::string::npos);
+
+  json j = tiny_json();
+  j["vae"] = {{"init_from", base}, {"freeze_encoder", true}};
+  j["steps"] = 3;
+  const auto cfg = TrainConfig::from_json(j, "decoder config");
+  EXPECT_EQ(cfg.vae.model.block_out_channels, std::vector<int>({8, 16, 16, 16}));  // from the folder
+  const auto back = TrainConfig::from_json(cfg.to_json(), "round trip");
+  EXPECT_EQ(back.vae.init_from, base);
+  EXPECT_TRUE(back.vae.freeze_encoder);
+
+  auto original = mf::vae::CogVideoXVae::load(base);
+  VaeStage stage(cfg);
+  EXPECT_TRUE(same_tensors(*original.model(), stage.module()));  // starts from the folder's weights
+  Trainer t(stage, cfg, quiet(dir.str("tuned")));
+  EXPECT_EQ(t.run(), 3);
+  auto tuned = mf::vae::CogVideoXVae::load(dir.str("tuned/vae"));
+  const auto before = original.model()->named_parameters(true);
+  int encoder = 0, decoder_moved = 0;
+  for (const auto& p : tuned.model()->named_parameters(true)) {
+    const bool enc = p.key().rfind("encoder.", 0) == 0;
+    if (enc) {
+      ++encoder;
+      EXPECT_TRUE(torch::equal(p.value(), before[p.key()])) << p.key();
+    } else if (p.key().rfind("decoder.", 0) == 0) {
+      decoder_moved += !torch::equal(p.value(), before[p.key()]);
+    }
+  }
+  EXPECT_GT(encoder, 0);
+  EXPECT_GT(decoder_moved, 0);
+  const auto video = stage.dataset().range(Split::Validation, 0, 1).video;
+  {
+    torch::NoGradGuard ng;
+    EXPECT_TRUE(torch::equal(original.encode(video).mean, tuned.encode(video).mean));  // the same latent space
+  }
+
+  // without freeze_encoder the encoder trains too
+  j["vae"] = {{"init_from", base}};
+  const auto all = TrainConfig::from_json(j, "whole config");
+  VaeStage whole(all);
+  Trainer tw(whole, all, quiet(dir.str("whole")));
+  tw.run();
+  auto w = mf::vae::CogVideoXVae::load(dir.str("whole/vae"));
+  torch::NoGradGuard ng;
+  EXPECT_FALSE(torch::equal(original.encode(video).mean, w.encode(video).mean));
+}
+
 TEST(Progress, LinesAndDurations) {
   EXPECT_EQ(format_duration(45), "45s");
   EXPECT_EQ(format_duration(187), "3m07s");

@@ -32,6 +32,23 @@ void read_vae(const json& j, VaeStageOptions& o, std::vector<std::string>& probl
   r.integer("crop_width", o.crop_width, 0, 8192);
   r.integer("crop_height", o.crop_height, 0, 8192);
   r.integer("crop_frames", o.crop_frames, 0, 100000);
+  r.string("init_from", o.init_from);
+  r.boolean("freeze_encoder", o.freeze_encoder);
+  if (o.freeze_encoder && o.init_from.empty())
+    problems.push_back("'vae.freeze_encoder' needs 'vae.init_from': freezing a randomly initialised encoder "
+                       "trains a decoder for a latent space nothing else uses");
+  // With init_from the folder's config.json is the architecture; keys given as well must agree with it.
+  mf::vae::VaeConfig folder;
+  bool have_folder = false;
+  if (!o.init_from.empty()) {
+    try {
+      folder = mf::vae::VaeConfig::from_folder(o.init_from);
+      o.model = folder;
+      have_folder = true;
+    } catch (const std::exception& e) {
+      problems.push_back(std::string("'vae.init_from': ") + e.what());
+    }
+  }
 
   auto& m = o.model;
   if (r.has("block_out_channels")) {
@@ -57,6 +74,9 @@ void read_vae(const json& j, VaeStageOptions& o, std::vector<std::string>& probl
   r.integer("sample_width", m.sample_width, 8, 1 << 16);
   r.number("scaling_factor", m.scaling_factor, 0.0, 1e6, /*lo_open=*/true);
   r.unknown_keys();
+  if (have_folder && m.to_json_text() != folder.to_json_text())
+    problems.push_back("'vae': the architecture keys given with 'vae.init_from' differ from " + o.init_from +
+                       "/config.json (" + folder.to_json_text() + "); leave them out, the folder's config is used");
 
   if (m.latent_channels != 16)
     problems.push_back("'vae.latent_channels' must be 16 (MfM's transformer takes 16 latent channels), found " +
@@ -209,6 +229,8 @@ json TrainConfig::to_json() const {
   v["crop_width"] = vae.crop_width;
   v["crop_height"] = vae.crop_height;
   v["crop_frames"] = vae.crop_frames;
+  v["init_from"] = vae.init_from;
+  v["freeze_encoder"] = vae.freeze_encoder;
   v["block_out_channels"] = vae.model.block_out_channels;
   v["layers_per_block"] = vae.model.layers_per_block;
   v["norm_num_groups"] = vae.model.norm_num_groups;

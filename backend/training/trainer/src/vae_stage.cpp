@@ -57,6 +57,18 @@ VaeStage::VaeStage(const TrainConfig& cfg) : cfg_(cfg), data_(dataset_options(cf
   mf::check(cfg.stage == "vae", mf::ErrorCode::BadInput, "VaeStage needs a config with stage \"vae\"");
   torch::manual_seed(cfg.seed);
   vae_ = std::make_unique<mf::vae::CogVideoXVae>(cfg.vae.model);
+  if (!cfg.vae.init_from.empty()) {
+    vae_->load_weights(mf::io::WeightSource::open(cfg.vae.init_from));  // strict: every tensor, right shapes
+    // Loaded weights come without gradients (an inference module); switch on the ones this run trains.
+    int frozen = 0;
+    for (auto& p : vae_->model()->named_parameters(true)) {
+      const bool encoder = p.key().rfind("encoder.", 0) == 0 || p.key().rfind("quant_conv.", 0) == 0;
+      p.value().set_requires_grad(!(cfg.vae.freeze_encoder && encoder));
+      frozen += cfg.vae.freeze_encoder && encoder;
+    }
+    mf::check(!cfg.vae.freeze_encoder || frozen > 0, mf::ErrorCode::Internal,
+              "freeze_encoder: the VAE has no encoder parameters");
+  }
 }
 
 torch::Tensor random_crop(const torch::Tensor& video, int64_t frames, int64_t height, int64_t width, uint64_t r) {

@@ -29,6 +29,12 @@
 //     "kl_weight": 1e-4,            weight of the KL term (per-element means, see vae_stage.h)
 //     "recon_loss": "l1",           or "mse"
 //     "sample_posterior": true,     decode a posterior sample (false: its mean)
+//     "init_from": "DIR",           start from the weights of a diffusers-layout vae folder (e.g. a trained
+//                                   pipeline's vae/); its config.json sets the architecture (the keys below,
+//                                   when given too, must agree with it)
+//     "freeze_encoder": false,      train the decoder only (needs init_from): the encoder, and with it the latent
+//                                   space a transformer was trained on, stays bit-identical, so the result can
+//                                   replace that pipeline's vae/ folder
 //     ... and overrides of the model's diffusers config.json keys: block_out_channels, layers_per_block,
 //     norm_num_groups, norm_eps, latent_channels, temporal_compression_ratio, sample_height, sample_width,
 //     scaling_factor (MfM needs latent_channels 16, temporal_compression_ratio 4 and 4 blocks)
@@ -64,6 +70,9 @@ struct VaeStageOptions {
   int crop_width = 0;
   int crop_height = 0;
   int crop_frames = 0;
+  // A vae folder to start from (its config.json replaces `model`), and whether only the decoder is trained.
+  std::string init_from;
+  bool freeze_encoder = false;
 
   // The built-in toy model's VAE: CogVideoX architecture, 3 -> 16 latent channels, 8x spatial (4 blocks of
   // 16/32/32/64 channels), 4x temporal, one layer per block, 8 norm groups.

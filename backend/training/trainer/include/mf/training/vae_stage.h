@@ -32,7 +32,9 @@ DatasetOptions dataset_options(const TrainConfig& cfg);
 
 class VaeStage : public Stage {
  public:
-  // Builds the VAE from cfg.vae.model with LibTorch's default initialisation under torch::manual_seed(cfg.seed).
+  // Builds the VAE from cfg.vae.model with LibTorch's default initialisation under torch::manual_seed(cfg.seed),
+  // or loads cfg.vae.init_from (every tensor, strictly). With cfg.vae.freeze_encoder the encoder's parameters
+  // (encoder.*, quant_conv.*) get requires_grad false, so the trainer optimises the decoder only.
   explicit VaeStage(const TrainConfig& cfg);
 
   std::string name() const override { return "vae"; }
