@@ -61,7 +61,7 @@ done
 last="${stages##* }"
 # Measure the trained pipeline first; install it as the built-in model only when it beats every baseline
 # (MF_INSTALL_ANYWAY=1 installs a losing model too, for inspection).
-if "$bin" eval-toy --model "$out/$last/pipeline" --guidance 1 --out "$out/eval.json" --markdown "$out/eval.md"; then
+if "$bin" eval-toy --model "$out/$last/pipeline" --guidance 1 --clips 32 --out "$out/eval.json" --markdown "$out/eval.md"; then
   echo "the trained model beats every baseline"
 elif [ "${MF_INSTALL_ANYWAY:-0}" = 1 ]; then
   echo "the trained model loses baseline rows (see $out/eval.md); installing anyway (MF_INSTALL_ANYWAY=1)" >&2
@@ -118,7 +118,7 @@ done
     echo "  evaluation: training/${stage}_loss.csv, training/${stage}_summary.json"
   done
   echo
-  echo "## Held-out quality (manyfold eval-toy --guidance 1, validation scenes disjoint from training)"
+  echo "## Held-out quality (manyfold eval-toy --guidance 1 --clips 32, validation scenes disjoint from training)"
   echo
   cat "$out/eval.md"
 } > "$dest/MODEL_CARD.md"
