@@ -59,7 +59,7 @@ VaeStage::VaeStage(const TrainConfig& cfg) : cfg_(cfg), data_(dataset_options(cf
   vae_ = std::make_unique<mf::vae::CogVideoXVae>(cfg.vae.model);
   if (!cfg.vae.init_from.empty()) {
     vae_->load_weights(mf::io::WeightSource::open(cfg.vae.init_from));  // strict: every tensor, right shapes
-    // Loaded weights come without gradients (an inference module); switch on the ones this run trains.
+    // requires_grad set explicitly for every parameter: the decoder trains, the encoder unless frozen.
     int frozen = 0;
     for (auto& p : vae_->model()->named_parameters(true)) {
       const bool encoder = p.key().rfind("encoder.", 0) == 0 || p.key().rfind("quant_conv.", 0) == 0;
