@@ -56,9 +56,12 @@ void write_vae_folder(mf::vae::CogVideoXVae& vae, const std::string& dir) {
 VaeStage::VaeStage(const TrainConfig& cfg) : cfg_(cfg), data_(dataset_options(cfg)) {
   mf::check(cfg.stage == "vae", mf::ErrorCode::BadInput, "VaeStage needs a config with stage \"vae\"");
   torch::manual_seed(cfg.seed);
-  vae_ = std::make_unique<mf::vae::CogVideoXVae>(cfg.vae.model);
-  if (!cfg.vae.init_from.empty()) {
-    vae_->load_weights(mf::io::WeightSource::open(cfg.vae.init_from));  // strict: every tensor, right shapes
+  if (cfg.vae.init_from.empty()) {
+    vae_ = std::make_unique<mf::vae::CogVideoXVae>(cfg.vae.model);
+  } else {
+    // The released-folder loader (config.json + every tensor, strictly); the config parser already checked that
+    // cfg.vae.model is this folder's config.
+    vae_ = std::make_unique<mf::vae::CogVideoXVae>(mf::vae::CogVideoXVae::load(cfg.vae.init_from));
     // requires_grad set explicitly for every parameter: the decoder trains, the encoder unless frozen.
     int frozen = 0;
     for (auto& p : vae_->model()->named_parameters(true)) {
