@@ -17,7 +17,7 @@ namespace fs = std::filesystem;
 int run_eval_toy(const std::vector<std::string>& argv) {
   mf::cli::Args args(argv, {});
   const auto unknown = args.unknown({"model", "clips", "steps", "guidance", "out", "markdown", "tasks", "width",
-                                     "height", "frames", "dataset-seed", "threads", "render"});
+                                     "height", "frames", "dataset-seed", "threads", "render", "device"});
   if (!unknown.empty()) return mf::cli::usage_error("eval-toy", "unknown option " + unknown[0]);
   const auto model = args.get("model");
   if (!model) return mf::cli::usage_error("eval-toy", "give the model folder: --model DIR");
@@ -43,6 +43,11 @@ int run_eval_toy(const std::vector<std::string>& argv) {
   }
   mf::pipeline::LoadOptions lo;
   lo.load_depth = false;  // none of the measured tasks conditions on depth
+  if (const auto device = args.get("device")) {
+    mf::training::TrainConfig where;  // the trainer's device rules and messages
+    where.device = *device;
+    lo.device = where.torch_device();
+  }
   auto pipe = mf::pipeline::Pipeline::load(*model, lo);
   std::string last;
   const auto report = mf::training::evaluate_toy_model(*pipe, o, [&](const std::string& task, int i, int n) {
@@ -75,7 +80,7 @@ int run_eval_toy(const std::vector<std::string>& argv) {
 MF_CLI_COMMAND("eval-toy", "measure a model on held-out toy-world clips against simple per-task baselines",
                "manyfold eval-toy --model DIR [--clips 8] [--steps 20] [--guidance G] [--tasks vinp,t2v,...]\n"
                "                  [--width 96 --height 64 --frames 17] [--dataset-seed 1] [--out report.json]\n"
-               "                  [--markdown table.md] [--render DIR] [--threads N]\n"
+               "                  [--markdown table.md] [--render DIR] [--threads N] [--device cpu|cuda|cuda:N]\n"
                "  --render DIR writes DIR/<task>.png for each task's first clip: input | model | ground truth rows,\n"
                "  first / middle / last frames.\n"
                "  Runs each task (default vinp iinp voutp ioutp vcolor icolor vsr isr t2v) through the pipeline on\n"

@@ -23,14 +23,20 @@ extern "C" void on_stop_signal(int) {
 
 int run_train(const std::vector<std::string>& argv) {
   mf::cli::Args args(argv, {"resume"});
-  const auto unknown = args.unknown({"config", "out", "resume"});
+  const auto unknown = args.unknown({"config", "out", "resume", "device"});
   if (!unknown.empty()) return mf::cli::usage_error("train", "unknown option " + unknown[0]);
   if (!args.positionals().empty())
     return mf::cli::usage_error("train", "unexpected argument '" + args.positionals()[0] + "'");
   const auto config_path = args.get("config");
   if (!config_path) return mf::cli::usage_error("train", "give the training config: --config FILE.json");
 
-  const auto cfg = mf::training::TrainConfig::from_file(*config_path);
+  auto cfg = mf::training::TrainConfig::from_file(*config_path);
+  if (const auto device = args.get("device")) {
+    auto j = cfg.to_json();
+    j["device"] = *device;
+    cfg = mf::training::TrainConfig::from_json(j, *config_path + " with --device " + *device);
+  }
+  cfg.torch_device();  // a CUDA device on a machine without one fails here, before any model is built
   if (cfg.threads > 0) torch::set_num_threads(cfg.threads);
   const std::string out = args.get_or("out", "train-" + cfg.stage);
 
@@ -43,8 +49,8 @@ int run_train(const std::vector<std::string>& argv) {
       std::cerr << "manyfold train: no checkpoint in " << out << "/checkpoints; starting at step 0\n";
   }
   std::cerr << "manyfold train: stage " << cfg.stage << ", " << cfg.steps << " steps of " << cfg.batch << " clips "
-            << cfg.width << "x" << cfg.height << "x" << cfg.frames << ", " << torch::get_num_threads()
-            << " threads, output " << out << "\n";
+            << cfg.width << "x" << cfg.height << "x" << cfg.frames << " on " << cfg.device << ", "
+            << torch::get_num_threads() << " threads, output " << out << "\n";
 
   g_trainer = &trainer;
   std::signal(SIGINT, on_stop_signal);
@@ -80,7 +86,7 @@ int run_train(const std::vector<std::string>& argv) {
 }  // namespace
 
 MF_CLI_COMMAND("train", "train a component of the built-in toy model on the toy world (stages vae, depth, mfm)",
-               "manyfold train --config FILE.json [--out DIR] [--resume]\n"
+               "manyfold train --config FILE.json [--out DIR] [--resume] [--device cpu|cuda|cuda:N]\n"
                "  Trains the stage the config names on procedural toy-world clips with AdamW: \"vae\" the CogVideoX-\n"
                "  architecture VAE, \"depth\" a small Depth-Anything-V2, \"mfm\" the MfM transformer with a small T5 on a\n"
                "  frozen VAE (multi-task, official condition construction). Writes to DIR (default train-<stage>):\n"
@@ -93,6 +99,7 @@ MF_CLI_COMMAND("train", "train a component of the built-in toy model on the toy 
                "  mf/training/config.h; e.g. {\"stage\": \"vae\", \"steps\": 400, \"batch\": 2, \"lr\": 5e-4, \"width\": 96,\n"
                "  \"height\": 64, \"frames\": 9, \"seed\": 0, \"checkpoint_every\": 100, \"checkpoint_minutes\": 10,\n"
                "  \"log_every\": 10, \"vae\": {\"kl_weight\": 1e-4}}. Every config problem is listed at once (exit 3).\n"
+               "  --device overrides the config's \"device\" (default cpu; cuda needs a CUDA build of LibTorch and a GPU).\n"
                "  Stopped early: exit 130 after writing a checkpoint.",
                run_train);
 #endif

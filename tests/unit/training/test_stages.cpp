@@ -1,6 +1,7 @@
 // The depth and MfM stages on tiny configs (32x32 pixels, 5 frames, widths 16-32): task inputs, the VAE latent
 // rescale, training steps, exact resume, and exported folders that the depth estimator and the pipeline load.
 #include <gtest/gtest.h>
+#include <torch/cuda.h>
 
 #include <unistd.h>
 
@@ -565,4 +566,64 @@ TEST(DepthStage, TrainsAndExportsAFolderTheEstimatorLoads) {
   json bad = j;
   bad["depth"]["hidden"] = 3;
   EXPECT_THROW(TrainConfig::from_json(bad, "bad.json"), mf::Error);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The MfM and depth stages on a CUDA GPU (skipped without one): the same examples, noise and initial weights as on
+// the CPU, so two steps (adapter probe and bf16 autocast included) land near the CPU run; sample renders and the
+// evaluation run on the GPU through the pipeline.
+TEST(MfmStage, OnCudaTrainsLikeTheCpu) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA GPU visible to this LibTorch";
+  TempDir dir("mfm_cuda");
+  json j = mfm_json(write_tiny_vae(dir));
+  j["steps"] = 2;
+  j["frames"] = 9;
+  j["checkpoint_every"] = 0;
+  j["mfm"]["adapter_aux_weight"] = 1.0;
+  j["mfm"]["adapter_out_scale"] = 1.0;
+  const auto cpu_cfg = TrainConfig::from_json(j, "cpu.json");
+  j["device"] = "cuda";
+  j["sample_every"] = 2;
+  const auto gpu_cfg = TrainConfig::from_json(j, "gpu.json");
+  auto on_cpu = make_stage(cpu_cfg), on_gpu = make_stage(gpu_cfg);
+  EXPECT_LT(max_relative_difference(on_cpu->module(), on_gpu->module()), 1e-6) << "different initial weights";
+  Trainer tc(*on_cpu, cpu_cfg, quiet(dir.str("cpu"))), tg(*on_gpu, gpu_cfg, quiet(dir.str("gpu")));
+  EXPECT_EQ(tc.run(), 2);
+  EXPECT_EQ(tg.run(), 2);
+  for (size_t i = 0; i < 2; ++i)
+    EXPECT_NEAR(tg.session_losses()[i], tc.session_losses()[i], 2e-2 * std::abs(tc.session_losses()[i])) << i;
+  EXPECT_LT(max_relative_difference(on_cpu->module(), on_gpu->module()), 2e-2);
+  const auto& ec = tc.summary().at("evaluation"), &eg = tg.summary().at("evaluation");
+  EXPECT_NEAR(eg.at("val_loss_mean").get<double>(), ec.at("val_loss_mean").get<double>(),
+              2e-2 * ec.at("val_loss_mean").get<double>());
+  EXPECT_TRUE(fs::exists(fs::path(dir.str("gpu")) / "samples" / "step_00000002" / "vinp.png"));
+  // bf16 autocast on the GPU trains too
+  j["precision"] = "bf16";
+  j["sample_every"] = 0;
+  const auto bf16_cfg = TrainConfig::from_json(j, "bf16.json");
+  auto bf16 = make_stage(bf16_cfg);
+  Trainer tb(*bf16, bf16_cfg, quiet(dir.str("bf16")));
+  EXPECT_EQ(tb.run(), 2);
+  for (double l : tb.session_losses()) EXPECT_NEAR(l, tc.session_losses()[0], 0.2 * tc.session_losses()[0]);
+}
+
+TEST(DepthStage, OnCudaTrainsLikeTheCpu) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA GPU visible to this LibTorch";
+  TempDir dir("depth_cuda");
+  json j = {{"stage", "depth"}, {"steps", 2}, {"batch", 2}, {"lr", 1e-3}, {"width", 32}, {"height", 32},
+            {"frames", 5}, {"seed", 2}, {"val_size", 2}, {"checkpoint_every", 0}, {"checkpoint_minutes", 0},
+            {"depth", {{"hidden_size", 16}, {"num_hidden_layers", 2}, {"num_attention_heads", 2},
+                       {"reassemble_hidden_size", 16}, {"neck_hidden_sizes", {8, 8, 16, 16}},
+                       {"fusion_hidden_size", 8}, {"head_hidden_size", 4}, {"input_size", 28}}}};
+  const auto cpu_cfg = TrainConfig::from_json(j, "cpu.json");
+  j["device"] = "cuda";
+  const auto gpu_cfg = TrainConfig::from_json(j, "gpu.json");
+  auto on_cpu = make_stage(cpu_cfg), on_gpu = make_stage(gpu_cfg);
+  Trainer tc(*on_cpu, cpu_cfg, quiet(dir.str("cpu"))), tg(*on_gpu, gpu_cfg, quiet(dir.str("gpu")));
+  EXPECT_EQ(tc.run(), 2);
+  EXPECT_EQ(tg.run(), 2);
+  for (size_t i = 0; i < 2; ++i)
+    EXPECT_NEAR(tg.session_losses()[i], tc.session_losses()[i], 2e-2 * std::abs(tc.session_losses()[i])) << i;
+  EXPECT_NEAR(tg.summary().at("evaluation").at("l1").get<double>(), tc.summary().at("evaluation").at("l1").get<double>(),
+              2e-2 * tc.summary().at("evaluation").at("l1").get<double>());
 }

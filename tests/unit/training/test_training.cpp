@@ -3,6 +3,8 @@
 // atomic checkpoints, and the exported vae/ folder.
 #include <gtest/gtest.h>
 
+#include <torch/cuda.h>
+
 #include <unistd.h>
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -151,6 +153,37 @@ TEST(TrainConfig, ListsEveryProblem) {
   auto diff = resume_conflicts(a, b);
   ASSERT_EQ(diff.size(), 1u);
   EXPECT_NE(diff[0].find("'lr'"), std::string::npos);
+}
+
+TEST(TrainConfig, DeviceIsValidatedAndMayChangeOnResume) {
+  EXPECT_EQ(tiny_config().device, "cpu");
+  EXPECT_EQ(tiny_config({{"device", "cuda:1"}}).device, "cuda:1");
+  EXPECT_EQ(tiny_config({{"device", "cuda"}}).to_json().at("device"), "cuda");
+  for (const json& bad : {json("gpu"), json("cuda:"), json("CPU"), json(0)}) {
+    json j = tiny_json();
+    j["device"] = bad;
+    EXPECT_NE(config_error(j).find("'device' must be \"cpu\", \"cuda\" or \"cuda:N\""), std::string::npos)
+        << bad.dump();
+  }
+  // a run may continue on another machine
+  EXPECT_TRUE(resume_conflicts(tiny_config(), tiny_config({{"device", "cuda"}})).empty());
+  EXPECT_EQ(tiny_config().torch_device(), torch::Device(torch::kCPU));
+  const auto cuda = tiny_config({{"device", "cuda"}});
+  if (torch::cuda::is_available()) {
+    EXPECT_TRUE(cuda.torch_device().is_cuda());
+    const auto beyond = tiny_config({{"device", "cuda:" + std::to_string(torch::cuda::device_count())}});
+    EXPECT_THROW(beyond.torch_device(), mf::Error);
+  } else {
+    // Debian's CPU-only LibTorch: a clear refusal that says what to do, before any model is built
+    try {
+      cuda.torch_device();
+      ADD_FAILURE() << "no error for device cuda without CUDA";
+    } catch (const mf::Error& e) {
+      EXPECT_EQ(e.code(), mf::ErrorCode::Unsupported);
+      EXPECT_NE(std::string(e.what()).find("--device cpu"), std::string::npos) << e.what();
+    }
+    EXPECT_THROW(VaeStage{cuda}, mf::Error);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -653,4 +686,34 @@ TEST(VaeTraining, Bf16AutocastAndSampleRenders) {
   EXPECT_NE(config_error({{"stage", "vae"}, {"steps", 1}, {"precision", "fp16"}}).find("precision"), std::string::npos);
   EXPECT_NE(config_error({{"stage", "vae"}, {"steps", 1}, {"gradient_checkpointing", true}}).find("only used by stage"),
             std::string::npos);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Training on a CUDA GPU (skipped where LibTorch has no CUDA, e.g. Debian's CPU build): the same clips, noise and
+// initial weights as on the CPU, so a few steps give nearly the same weights (cuDNN convolutions may use TF32,
+// hence the loose bound); the checkpoint resumes on the CPU and the exported folder loads there.
+TEST(VaeTraining, OnCudaTrainsLikeTheCpuAndResumesOnTheCpu) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA GPU visible to this LibTorch";
+  TempDir dir("cuda");
+  const auto cpu_cfg = tiny_config({{"steps", 4}, {"checkpoint_every", 2}});
+  const auto gpu_cfg = tiny_config({{"steps", 4}, {"checkpoint_every", 2}, {"device", "cuda"}});
+  VaeStage on_cpu(cpu_cfg), on_gpu(gpu_cfg);
+  EXPECT_TRUE(on_gpu.vae().device().is_cuda());
+  EXPECT_LT(max_relative_difference(on_cpu.module(), on_gpu.module()), 1e-6) << "different initial weights";
+  Trainer tc(on_cpu, cpu_cfg, quiet(dir.str("cpu"))), tg(on_gpu, gpu_cfg, quiet(dir.str("gpu")));
+  EXPECT_EQ(tc.run(), 4);
+  EXPECT_EQ(tg.run(), 4);
+  for (size_t i = 0; i < 4; ++i)
+    EXPECT_NEAR(tg.session_losses()[i], tc.session_losses()[i], 2e-2 * std::abs(tc.session_losses()[i])) << i;
+  EXPECT_LT(max_relative_difference(on_cpu.module(), on_gpu.module()), 2e-2);
+  for (const auto& p : on_gpu.module().parameters()) EXPECT_TRUE(p.is_cuda());
+  EXPECT_EQ(tg.summary().at("session").at("device"), "cuda");
+  // the exported folder and the GPU run's checkpoint are usable on the CPU
+  auto loaded = mf::vae::CogVideoXVae::load(dir.str("gpu/vae"));
+  EXPECT_LT(max_relative_difference(*loaded.model(), on_gpu.module()), 1e-7);
+  const auto more = tiny_config({{"steps", 6}, {"checkpoint_every", 2}});
+  VaeStage continued(more);
+  Trainer t(continued, more, quiet(dir.str("gpu")));
+  ASSERT_TRUE(t.resume());
+  EXPECT_EQ(t.run(), 6);
 }

@@ -5,8 +5,11 @@
 #include <cmath>
 #include <fstream>
 #include <limits>
+#include <regex>
 #include <set>
 #include <sstream>
+
+#include <torch/cuda.h>
 
 #include "mf/core/error.h"
 #include "mf/training/depth_stage.h"
@@ -20,6 +23,11 @@ namespace {
 using nlohmann::json;
 
 constexpr double kPi = 3.14159265358979323846;
+
+bool valid_device_name(const std::string& name) {
+  static const std::regex re("cpu|cuda(:[0-9]{1,3})?");
+  return std::regex_match(name, re);
+}
 
 void read_vae(const json& j, VaeStageOptions& o, std::vector<std::string>& problems) {
   if (!OptionReader::section_is_object(j, "vae", problems)) return;
@@ -150,6 +158,13 @@ TrainConfig TrainConfig::from_json(const json& j, const std::string& origin) {
   r.integer("log_every", c.log_every, 1, int64_t(1) << 40);
   r.integer("threads", c.threads, 0, 1024);
   r.choice("precision", c.precision, {"fp32", "bf16"});
+  if (r.has("device")) {
+    const json& v = r.at("device");
+    if (!v.is_string() || !valid_device_name(v.get<std::string>()))
+      r.problem("device", "must be \"cpu\", \"cuda\" or \"cuda:N\", found " + v.dump());
+    else
+      c.device = v.get<std::string>();
+  }
   r.boolean("gradient_checkpointing", c.gradient_checkpointing);
   r.integer("sample_every", c.sample_every, 0, int64_t(1) << 40);
   if (r.has("vae")) read_vae(r.at("vae"), c.vae, problems);
@@ -264,6 +279,7 @@ json TrainConfig::to_json() const {
               {"keep_checkpoints", keep_checkpoints},
               {"log_every", log_every},
               {"threads", threads},
+              {"device", device},
               {"precision", precision},
               {"gradient_checkpointing", gradient_checkpointing},
               {"sample_every", sample_every},
@@ -271,6 +287,24 @@ json TrainConfig::to_json() const {
   if (!depth.empty()) out["depth"] = depth;
   if (!mfm.empty()) out["mfm"] = mfm;
   return out;
+}
+
+torch::Device TrainConfig::torch_device() const {
+  mf::check(valid_device_name(device), mf::ErrorCode::BadInput,
+            "the training device must be \"cpu\", \"cuda\" or \"cuda:N\", found \"" + device + "\"");
+  const torch::Device d(device);
+  if (d.is_cpu()) return d;
+  if (!torch::cuda::is_available())
+    throw mf::Error(mf::ErrorCode::Unsupported,
+                    "the device \"" + device + "\" needs a CUDA GPU, and this build of LibTorch sees none (Debian's "
+                    "libtorch is CPU-only; build Manyfold against a CUDA LibTorch, e.g. the one in a CUDA PyTorch "
+                    "wheel): use the CPU instead (\"device\": \"cpu\" in a training config, --device cpu)");
+  const int64_t index = d.has_index() ? d.index() : 0;
+  const int64_t count = static_cast<int64_t>(torch::cuda::device_count());
+  if (index >= count)
+    throw mf::Error(mf::ErrorCode::Unsupported, "the device \"" + device + "\": this machine has " +
+                                                    std::to_string(count) + " CUDA GPU(s), numbered from 0");
+  return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
 }
 
 double TrainConfig::lr_at(int64_t step) const {
@@ -287,7 +321,7 @@ double TrainConfig::lr_at(int64_t step) const {
 std::vector<std::string> resume_conflicts(const TrainConfig& saved, const TrainConfig& now) {
   // Keys that do not change what is computed (gradient checkpointing recomputes the same values).
   static const std::set<std::string> free_keys = {"steps",     "checkpoint_every", "checkpoint_minutes",
-                                                  "log_every", "keep_checkpoints", "threads",
+                                                  "log_every", "keep_checkpoints", "threads", "device",
                                                   "gradient_checkpointing", "sample_every"};
   std::vector<std::string> out;
   const json a = saved.to_json(), b = now.to_json();

@@ -107,7 +107,7 @@ void write_depth_folder(mf::depth::DepthAnything& model, const nlohmann::json& c
 }
 
 DepthStage::DepthStage(const TrainConfig& cfg, DepthStageOptions options)
-    : cfg_(cfg), opt_(std::move(options)), data_(dataset_options(cfg)) {
+    : cfg_(cfg), opt_(std::move(options)), data_(dataset_options(cfg)), device_(cfg.torch_device()) {
   model_cfg_ = mf::depth::DepthAnythingConfig::from_json(opt_.config_json(), "depth stage config");
   pre_ = mf::depth::DptPreprocessorConfig::from_json(opt_.preprocessor_json(), "depth stage preprocessor");
   torch::manual_seed(cfg.seed);
@@ -118,6 +118,7 @@ DepthStage::DepthStage(const TrainConfig& cfg, DepthStageOptions options)
     if (k.find("position_embeddings") != std::string::npos || k.find("cls_token") != std::string::npos)
       p.value().normal_(0.0, 0.02);
   }
+  model_->to(device_);  // initialised on the CPU: the same weights on every device
 }
 
 namespace {
@@ -132,7 +133,7 @@ torch::Tensor to_u8(const torch::Tensor& chw) {
 torch::Tensor DepthStage::predict_batch(const std::vector<torch::Tensor>& frames_u8, int64_t H, int64_t W) {
   std::vector<torch::Tensor> px;
   for (const auto& f : frames_u8) px.push_back(mf::depth::dpt_preprocess(f, pre_));
-  const auto pred = model_->forward(torch::cat(px, 0));  // [B, h, w]
+  const auto pred = model_->forward(torch::cat(px, 0).to(device_));  // [B, h, w]
   std::vector<torch::Tensor> out;
   for (int64_t b = 0; b < pred.size(0); ++b) out.push_back(mf::depth::dpt_postprocess(pred[b], H, W));
   return torch::stack(out);  // [B, H, W]
@@ -148,7 +149,7 @@ StepResult DepthStage::train_step(TrainState& state) {
     targets.push_back(batch.depth[b][0][t]);
   }
   const auto pred = predict_batch(frames, H, W);
-  const auto loss = (pred - torch::stack(targets)).abs().mean();
+  const auto loss = (pred - torch::stack(targets).to(device_)).abs().mean();
   StepResult r;
   r.loss = loss;
   r.samples = batch.size();
@@ -157,7 +158,7 @@ StepResult DepthStage::train_step(TrainState& state) {
 
 torch::Tensor DepthStage::predict(const torch::Tensor& rgb_u8) {
   torch::NoGradGuard ng;
-  return predict_batch({rgb_u8.contiguous()}, rgb_u8.size(0), rgb_u8.size(1))[0];
+  return predict_batch({rgb_u8.contiguous()}, rgb_u8.size(0), rgb_u8.size(1))[0].cpu();
 }
 
 nlohmann::json DepthStage::evaluate() {

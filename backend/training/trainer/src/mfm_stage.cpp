@@ -286,11 +286,12 @@ void rescale_vae_latents(mf::vae::CogVideoXVae& vae, const std::vector<double>& 
   const int64_t C = vae.config().latent_channels;
   mf::check(static_cast<int64_t>(k.size()) == C, mf::ErrorCode::BadInput, "rescale_vae_latents: wrong factor count");
   torch::NoGradGuard ng;
-  auto kt = torch::tensor(std::vector<float>(k.begin(), k.end()));
+  const auto k_cpu = torch::tensor(std::vector<float>(k.begin(), k.end()));
   int changed = 0;
   for (auto& p : vae.model()->named_parameters()) {
     const std::string& n = p.key();
     auto& v = p.value();
+    const auto kt = k_cpu.to(v.device());
     if (n == "encoder.conv_out.conv.weight") {
       v.slice(0, 0, C).mul_(kt.to(v.dtype()).view({C, 1, 1, 1, 1}));
       ++changed;
@@ -396,12 +397,12 @@ void copy_folder(const fs::path& from, const fs::path& to) {
 }  // namespace
 
 MfmStage::MfmStage(const TrainConfig& cfg, MfmStageOptions options)
-    : cfg_(cfg), opt_(std::move(options)), data_(dataset_options(cfg)) {
+    : cfg_(cfg), opt_(std::move(options)), data_(dataset_options(cfg)), device_(cfg.torch_device()) {
   mf::check(cfg.stage == "mfm", mf::ErrorCode::BadInput, "MfmStage needs a config with stage \"mfm\"");
   mf::check(fs::exists(fs::path(opt_.vae) / "config.json"), mf::ErrorCode::MissingModel,
             "the mfm stage trains on a frozen VAE, but " + opt_.vae +
                 " has no config.json: train stage \"vae\" first and point 'mfm.vae' at its vae/ output folder");
-  vae_ = std::make_unique<mf::vae::CogVideoXVae>(mf::vae::CogVideoXVae::load(opt_.vae));
+  vae_ = std::make_unique<mf::vae::CogVideoXVae>(mf::vae::CogVideoXVae::load(opt_.vae, device_));
   vae_->model()->eval();
   for (auto& p : vae_->model()->parameters()) p.set_requires_grad(false);
   tokenizer_ = std::make_shared<mf::text::T5Tokenizer>(mf::text::T5Tokenizer::load(opt_.tokenizer));
@@ -434,9 +435,11 @@ MfmStage::MfmStage(const TrainConfig& cfg, MfmStageOptions options)
 
   torch::manual_seed(cfg.seed);
   const auto tcfg = mf::text::T5Config::from_json(opt_.text_config(tokenizer_->vocab_size()).dump(), "mfm text config");
-  t5_ = mf::text::T5Encoder(tcfg, torch::kFloat);
+  // Random draws come from CPU generators and are copied in, so every device starts from the same weights.
+  t5_ = mf::text::T5Encoder(tcfg, torch::kFloat, device_);
   transformer_ = mf::mfm::Transformer3DModel(
       mf::mfm::Config::from_json_text(opt_.transformer_config(opt_.text_d_model).dump(), "mfm transformer config"));
+  transformer_->to(device_);
   if (opt_.init_from.empty()) {
     init_t5(*t5_, cfg.seed * 2 + 1);
     init_transformer(*transformer_, cfg.seed * 2 + 2, opt_.adapter_out_scale, opt_.adapter_gain);
@@ -462,6 +465,7 @@ MfmStage::MfmStage(const TrainConfig& cfg, MfmStageOptions options)
     w.copy_(at::randn(w.sizes(), gen, torch::TensorOptions().dtype(torch::kFloat)) /
             std::sqrt(static_cast<double>(w.size(1))));
     adapter_probe_->bias.zero_();
+    adapter_probe_->to(device_);
     root_->register_module("adapter_probe", adapter_probe_);
   }
 }
@@ -541,7 +545,7 @@ std::vector<double> MfmStage::adopt_latent_scale(const std::string& folder) cons
   const auto params = vae_->model()->named_parameters();
   const torch::Tensor* found = params.find(probe);
   mf::check(found != nullptr, mf::ErrorCode::Internal, "the mfm stage's VAE has no " + probe);
-  const auto mine = found->detach().to(torch::kFloat);
+  const auto mine = found->detach().to(torch::kCPU, torch::kFloat);
   const auto theirs = va.read(probe, torch::kFloat);
   const int64_t C = vae_->config().latent_channels;
   const std::string another = "'mfm.init_from' (" + folder + ") was trained on another VAE than 'mfm.vae' (" +
@@ -624,17 +628,17 @@ MfmStage::Example MfmStage::make_example(TaskId task, Split split, const std::ve
         continue;
       }
     }
-    mf::io::CpuAutocastGuard fp32(false);  // the frozen VAE encodes in float32 (exact, cached latents)
+    mf::io::AutocastGuard fp32(device_.type(), false);  // the frozen VAE encodes in float32 (exact, cached latents)
     auto z = vae_->encode(targets[b].unsqueeze(0)).mean;
     if (cacheable) latent_cache_.emplace(key, z);
     lat.push_back(z);
   }
   e.x0 = torch::cat(lat) * kLatentScale;
-  e.cond = torch::stack(conds);
-  e.cond_mask = torch::stack(cmasks);
-  e.ids = torch::stack(ids);
-  e.text_mask = torch::stack(tmasks);
-  e.motion = torch::full({B}, spec.motion_score, torch::kFloat);
+  e.cond = torch::stack(conds).to(device_);
+  e.cond_mask = torch::stack(cmasks).to(device_);
+  e.ids = torch::stack(ids).to(device_);
+  e.text_mask = torch::stack(tmasks).to(device_);
+  e.motion = torch::full({B}, spec.motion_score, torch::kFloat).to(device_);
   return e;
 }
 
@@ -675,8 +679,8 @@ StepResult MfmStage::train_step(TrainState& state) {
   const auto f32 = torch::TensorOptions().dtype(torch::kFloat);
   const auto logits = at::randn({B}, gen, f32) * opt_.logit_std + opt_.logit_mean;
   const auto uu = torch::sigmoid(logits);
-  const auto sigma = opt_.shift * uu / (1 + (opt_.shift - 1) * uu);  // [B]
-  const auto eps = at::randn(e.x0.sizes(), gen, f32);
+  const auto sigma = (opt_.shift * uu / (1 + (opt_.shift - 1) * uu)).to(device_);  // [B]
+  const auto eps = at::randn(e.x0.sizes(), gen, f32).to(device_);
   const auto s = sigma.view({B, 1, 1, 1, 1});
   const auto x_t = (1 - s) * e.x0 + s * eps;
   const auto v = eps - e.x0;
@@ -734,8 +738,8 @@ json MfmStage::evaluate() {
       for (size_t si = 0; si < probe_sigmas.size(); ++si) {
         const double sg = probe_sigmas[si];
         auto gen = at::detail::createCPUGenerator(mix_seed(static_cast<uint64_t>(i), static_cast<uint64_t>(sg * 100)));
-        const auto eps = at::randn(e.x0.sizes(), gen, torch::TensorOptions().dtype(torch::kFloat));
-        const auto sigma = torch::full({cnt}, sg, torch::kFloat);
+        const auto eps = at::randn(e.x0.sizes(), gen, torch::TensorOptions().dtype(torch::kFloat)).to(device_);
+        const auto sigma = torch::full({cnt}, sg, torch::kFloat).to(device_);
         const auto x_t = (1 - sg) * e.x0 + sg * eps;
         torch::Tensor adapter;
         const auto v = predict(e, x_t, sigma, adapter_probe_ && si == 0 ? &adapter : nullptr);
@@ -778,6 +782,7 @@ json MfmStage::render_samples(const std::string& dir, int64_t step) {
   } cleanup{folder};
   mf::pipeline::LoadOptions lo;
   lo.load_depth = false;
+  lo.device = device_;
   auto pipe = mf::pipeline::Pipeline::load(folder, lo);
   ToyEvalOptions o;
   o.tasks.clear();

@@ -52,6 +52,7 @@ Trainer::Trainer(Stage& stage, TrainConfig config, TrainerOptions options)
       store_((fs::path(opt_.out_dir) / "checkpoints").string()) {
   mf::check(!opt_.out_dir.empty(), mf::ErrorCode::BadInput, "the trainer needs an output folder");
   state_.seed = cfg_.seed;
+  device_type_ = cfg_.torch_device().type();
   // A tensor registered under two names (T5's shared.weight / encoder.embed_tokens.weight) is optimised once.
   std::set<const void*> seen;
   for (const auto& p : stage_.module().named_parameters(true))
@@ -231,7 +232,8 @@ int64_t Trainer::run(int64_t max_steps) {
     optimizer_->zero_grad();
     StepResult r;
     {
-      mf::io::CpuAutocastGuard autocast(cfg_.precision == "bf16");  // forward only; backward outside
+      // forward only; backward outside
+      mf::io::AutocastGuard autocast(device_type_, cfg_.precision == "bf16");
       r = stage_.train_step(state_);
     }
     if (r.loss.scalar_type() != torch::kFloat) r.loss = r.loss.to(torch::kFloat);
@@ -324,7 +326,8 @@ void Trainer::write_summary(bool finished, double session_seconds, int64_t sessi
   s["session"] = {{"steps", session_steps},
                   {"seconds", session_seconds},
                   {"steps_per_s", session_seconds > 0 ? static_cast<double>(session_steps) / session_seconds : 0.0},
-                  {"threads", torch::get_num_threads()}};
+                  {"threads", torch::get_num_threads()},
+                  {"device", cfg_.device}};
   if (!losses_.empty()) {
     s["session"]["first_loss"] = losses_.front();
     s["session"]["last_loss"] = losses_.back();

@@ -53,15 +53,16 @@ void write_vae_folder(mf::vae::CogVideoXVae& vae, const std::string& dir) {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-VaeStage::VaeStage(const TrainConfig& cfg) : cfg_(cfg), data_(dataset_options(cfg)) {
+VaeStage::VaeStage(const TrainConfig& cfg) : cfg_(cfg), data_(dataset_options(cfg)), device_(cfg.torch_device()) {
   mf::check(cfg.stage == "vae", mf::ErrorCode::BadInput, "VaeStage needs a config with stage \"vae\"");
   torch::manual_seed(cfg.seed);
   if (cfg.vae.init_from.empty()) {
-    vae_ = std::make_unique<mf::vae::CogVideoXVae>(cfg.vae.model);
+    // The modules initialise on the CPU and then move, so every device starts from the same weights.
+    vae_ = std::make_unique<mf::vae::CogVideoXVae>(cfg.vae.model, device_);
   } else {
     // The released-folder loader (config.json + every tensor, strictly); the config parser already checked that
     // cfg.vae.model is this folder's config.
-    vae_ = std::make_unique<mf::vae::CogVideoXVae>(mf::vae::CogVideoXVae::load(cfg.vae.init_from));
+    vae_ = std::make_unique<mf::vae::CogVideoXVae>(mf::vae::CogVideoXVae::load(cfg.vae.init_from, device_));
     // requires_grad set explicitly for every parameter: the decoder trains, the encoder unless frozen.
     int frozen = 0;
     for (auto& p : vae_->model()->named_parameters(true)) {
@@ -92,6 +93,7 @@ StepResult VaeStage::train_step(TrainState& state) {
   const auto& o = cfg_.vae;
   if (o.crop_width > 0 || o.crop_height > 0 || o.crop_frames > 0)
     video = random_crop(video, o.crop_frames, o.crop_height, o.crop_width, state.draw());
+  video = video.to(device_);
   torch::Generator noise;
   if (o.sample_posterior) noise = state.draw_generator();
   auto out = vae_->forward_train(video, noise);
@@ -110,7 +112,7 @@ StepResult VaeStage::train_step(TrainState& state) {
 
 torch::Tensor VaeStage::reconstruct(const torch::Tensor& video) {
   torch::NoGradGuard ng;
-  return vae_->decode(vae_->encode(video).mean);
+  return vae_->decode(vae_->encode(video.to(device_)).mean).cpu();
 }
 
 nlohmann::json VaeStage::evaluate() {
@@ -123,12 +125,13 @@ nlohmann::json VaeStage::evaluate() {
   for (int64_t i = 0; i < n; i += cfg_.batch) {
     const int64_t count = std::min<int64_t>(cfg_.batch, n - i);
     const auto batch = data_.range(Split::Validation, i, count);
-    const auto post = vae_->encode(batch.video);
+    const auto video = batch.video.to(device_);
+    const auto post = vae_->encode(video);
     const auto rec = vae_->decode(post.mean);
-    const auto d = rec - batch.video;
+    const auto d = rec - video;
     l1 += d.abs().sum().item<double>();
     se += d.square().sum().item<double>();
-    const auto r01 = ((rec + 1) * 0.5).clamp(0, 1), x01 = (batch.video + 1) * 0.5;
+    const auto r01 = ((rec + 1) * 0.5).clamp(0, 1), x01 = (video + 1) * 0.5;
     se01 += (r01 - x01).square().sum().item<double>();
     pixels += static_cast<double>(d.numel());
     kl += (0.5 * (post.mean.square() + post.logvar.exp() - 1.0 - post.logvar)).sum().item<double>();

@@ -9,7 +9,8 @@
 # finetune.json, finetune2.json and finetune3.json (the mfm stage again, each continuing from the previous stage's
 # pipeline with a fresh schedule, other training scenes and a moving average of the weights). Each stage resumes from its checkpoints when OUT already holds
 # some, so an interrupted run continues where it stopped. Threads: MF_NUM_THREADS / OMP_NUM_THREADS (default:
-# all cores). Times on 2 cores: see RESULTS.md.
+# all cores). Times on 2 cores: see RESULTS.md. MF_DEVICE=cuda (or cuda:N) trains and evaluates on a GPU (needs
+# Manyfold built against a CUDA LibTorch; the default is the CPU).
 #
 # Skipping stages:
 #   MF_VAE_DIR=<vae folder>        skips the VAE stage and trains on that VAE (a diffusers-layout vae folder with
@@ -23,6 +24,8 @@ out="$(mkdir -p "${1:-toy-train}" && cd "${1:-toy-train}" && pwd)"
 bin="${MANYFOLD_BIN:-$repo/build/bin/manyfold}"
 [ -x "$bin" ] || { echo "manyfold not found at $bin: build first (./setup.sh build) or set MANYFOLD_BIN" >&2; exit 2; }
 mkdir -p "$out/configs"
+device_args=()
+[ -n "${MF_DEVICE:-}" ] && device_args=(--device "$MF_DEVICE")
 dest="$repo/resources/models/manyfold-toy"
 vae_dir="$out/vae/vae"
 mfm_dir="$out/mfm/pipeline"
@@ -56,12 +59,13 @@ for stage in $stages; do
     echo "stage $stage: already finished in $out/$stage"
     continue
   fi
-  "$bin" train --config "$out/configs/$stage.json" --out "$out/$stage" --resume
+  "$bin" train --config "$out/configs/$stage.json" --out "$out/$stage" --resume "${device_args[@]}"
 done
 last="${stages##* }"
 # Measure the trained pipeline first; install it as the built-in model only when it beats every baseline
 # (MF_INSTALL_ANYWAY=1 installs a losing model too, for inspection).
-if "$bin" eval-toy --model "$out/$last/pipeline" --guidance 1 --clips 32 --out "$out/eval.json" --markdown "$out/eval.md"; then
+if "$bin" eval-toy --model "$out/$last/pipeline" --guidance 1 --clips 32 --out "$out/eval.json" --markdown "$out/eval.md" \
+    "${device_args[@]}"; then
   echo "the trained model beats every baseline"
 elif [ "${MF_INSTALL_ANYWAY:-0}" = 1 ]; then
   echo "the trained model loses baseline rows (see $out/eval.md); installing anyway (MF_INSTALL_ANYWAY=1)" >&2

@@ -25,6 +25,11 @@
 //   "keep_checkpoints": 2,          how many checkpoints stay on disk
 //   "log_every": 10,                steps per loss.csv row and per progress line when not on a TTY
 //   "threads": 0,                   LibTorch intra-op threads (0: MF_NUM_THREADS / OMP_NUM_THREADS / all cores)
+//   "device": "cpu",                where the model trains: "cpu", "cuda" or "cuda:N" (needs a CUDA build of
+//                                   LibTorch and a GPU; Debian's libtorch is CPU-only). Toy clips, conditions and
+//                                   random draws are made on the CPU and moved, so the data and noise are the same
+//                                   on every device; a run may resume on another device (the numbers then differ
+//                                   in the last bits). `manyfold train --device` overrides it.
 //   "vae": {                        the VAE stage
 //     "kl_weight": 1e-4,            weight of the KL term (per-element means, see vae_stage.h)
 //     "recon_loss": "l1",           or "mse"
@@ -52,6 +57,7 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+#include <torch/types.h>
 
 #include "mf/vae/config.h"
 
@@ -102,7 +108,8 @@ struct TrainConfig {
   int keep_checkpoints = 2;
   int64_t log_every = 10;
   int threads = 0;
-  // "fp32", or "bf16": the forward pass under CPU autocast (matmuls and convolutions in bfloat16), weights,
+  std::string device = "cpu";  // "cpu" | "cuda" | "cuda:N"
+  // "fp32", or "bf16": the forward pass under the device's autocast (matmuls and convolutions in bfloat16), weights,
   // gradients and AdamW state in float32.
   std::string precision = "fp32";
   // Recompute each transformer block in the backward pass instead of storing its activations (stage "mfm").
@@ -123,12 +130,16 @@ struct TrainConfig {
   // Every field (defaults filled in); from_json(to_json()) gives the same config.
   nlohmann::json to_json() const;
 
+  // The device to train on. Throws mf::Error(Unsupported) when it is a CUDA device and this LibTorch has no CUDA
+  // or sees no such GPU, with what to do instead.
+  torch::Device torch_device() const;
+
   // Learning rate at optimizer step `step` (0-based): warmup, then the schedule.
   double lr_at(int64_t step) const;
 };
 
 // Keys whose change makes a resumed run a different run (everything but steps, checkpoint/log cadence,
-// keep_checkpoints and threads). Returns one line per differing key; empty when the runs match.
+// keep_checkpoints, threads, device, gradient checkpointing and sample_every). Returns one line per differing key; empty when the runs match.
 std::vector<std::string> resume_conflicts(const TrainConfig& saved, const TrainConfig& now);
 
 }  // namespace mf::training

@@ -65,7 +65,8 @@ class DepthStage : public Stage {
   nlohmann::json evaluate() override;
   std::string export_model(const std::string& out_dir) override;  // <out_dir>/depth
 
-  // Prediction at frame size for one uint8 RGB frame [H, W, 3], as the pipeline computes it (no autograd).
+  // Prediction at frame size for one uint8 RGB frame [H, W, 3], as the pipeline computes it (no autograd; a CPU
+  // tensor whatever the training device).
   torch::Tensor predict(const torch::Tensor& rgb_u8);
   const ToyVideoDataset& dataset() const { return data_; }
 
@@ -75,6 +76,7 @@ class DepthStage : public Stage {
   TrainConfig cfg_;
   DepthStageOptions opt_;
   ToyVideoDataset data_;
+  torch::Device device_;  // the model's (frames are rendered and preprocessed on the CPU, then moved)
   mf::depth::DepthAnythingConfig model_cfg_;
   mf::depth::DptPreprocessorConfig pre_;
   mf::depth::DepthAnything model_{nullptr};

@@ -164,6 +164,7 @@ class MfmStage : public Stage {
   TrainConfig cfg_;
   MfmStageOptions opt_;
   ToyVideoDataset data_;
+  torch::Device device_;  // where the models and examples live (clips, conditions and noise are made on the CPU)
   std::unique_ptr<mf::vae::CogVideoXVae> vae_;
   std::shared_ptr<mf::text::T5Tokenizer> tokenizer_;
   std::shared_ptr<torch::nn::Module> root_;  // "transformer" + "text_encoder"
@@ -173,7 +174,7 @@ class MfmStage : public Stage {
   std::vector<double> channel_scale_;
   std::vector<tasks::TaskId> task_list_;
   std::vector<double> task_cdf_;
-  std::unordered_map<uint64_t, torch::Tensor> latent_cache_;  // (scene seed, frame) -> VAE posterior mean
+  std::unordered_map<uint64_t, torch::Tensor> latent_cache_;  // (scene seed, frame) -> VAE posterior mean (device_)
 };
 
 // Folds per-channel factors k_c into a CogVideoX VAE so that its latents become z'_c = k_c z_c while decode(z')

@@ -4,7 +4,9 @@
 // Trainer owns everything else: AdamW with the config's lr schedule (linear warmup, constant or cosine),
 // gradient clipping, the TrainState, atomic checkpoints every `checkpoint_every` steps, every
 // `checkpoint_minutes` and when stopped, exact resume from the latest checkpoint, loss.csv, summary.json and
-// the progress line. Precision fp32, or bf16 autocast for the forward pass (float32 master weights); sample
+// the progress line. The stage puts its module on the config's device (TrainConfig::device); the trainer's
+// optimizer state, moving average and gradients live where the parameters are. Precision fp32, or bf16
+// autocast (the device's) for the forward pass (float32 master weights); sample
 // renders every `sample_every` steps (Stage::render_samples) under <out>/samples/step_N. With ema_decay > 0 the
 // trainer keeps an exponential moving average of the trained parameters (checkpointed with them); the export,
 // the final evaluation and the sample renders then use the average, training goes on from the raw weights.
@@ -118,6 +120,7 @@ class Trainer {
 
   Stage& stage_;
   TrainConfig cfg_;
+  c10::DeviceType device_type_ = c10::DeviceType::CPU;  // the stage's device (its autocast is the one used)
   TrainerOptions opt_;
   std::ostream& log_;
   TrainState state_;

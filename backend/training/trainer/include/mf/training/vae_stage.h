@@ -61,7 +61,8 @@ class VaeStage : public Stage {
  private:
   TrainConfig cfg_;
   ToyVideoDataset data_;
-  std::unique_ptr<mf::vae::CogVideoXVae> vae_;
+  std::unique_ptr<mf::vae::CogVideoXVae> vae_;  // on device_
+  torch::Device device_;
 };
 
 // Writes a diffusers-layout vae/ folder (config.json + diffusion_pytorch_model.safetensors) atomically:
