@@ -688,6 +688,35 @@ TEST(VaeTraining, Bf16AutocastAndSampleRenders) {
             std::string::npos);
 }
 
+TEST(VaeTraining, LatentNoisePerturbsTheDecoderInputDeterministically) {
+  OneThread one;
+  TempDir dir("latent_noise");
+  EXPECT_NE(config_error([] {
+              json j = tiny_json();
+              j["vae"]["latent_noise"] = -0.5;
+              return j;
+            }()).find("'vae.latent_noise'"),
+            std::string::npos);
+  auto run = [&](double s, const std::string& sub) {
+    const auto cfg = tiny_config({{"steps", 3}, {"checkpoint_every", 0}, {"vae", {{"latent_noise", s}}}});
+    EXPECT_EQ(cfg.vae.latent_noise, s);
+    EXPECT_EQ(TrainConfig::from_json(cfg.to_json(), "again").vae.latent_noise, s);
+    VaeStage stage(cfg);
+    auto opt = quiet(dir.str(sub));
+    opt.export_at_end = false;
+    Trainer t(stage, cfg, opt);
+    EXPECT_EQ(t.run(), 3);
+    return t.session_losses();
+  };
+  const auto clean = run(0.0, "clean"), noisy = run(1.0, "noisy"), again = run(1.0, "again");
+  EXPECT_EQ(noisy, again);  // the noise comes from the run's draws
+  // the same weights and clips at step 1: only the decoder's input differs
+  EXPECT_NE(noisy[0], clean[0]);
+  EXPECT_NEAR(noisy[0], clean[0], 0.5 * clean[0]);
+  // a different run-defining key: no resume across it
+  EXPECT_FALSE(resume_conflicts(tiny_config(), tiny_config({{"vae", {{"latent_noise", 0.5}}}})).empty());
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Training on a CUDA GPU (skipped where LibTorch has no CUDA, e.g. Debian's CPU build): the same clips, noise and
 // initial weights as on the CPU, so a few steps give nearly the same weights (cuDNN convolutions may use TF32,

@@ -37,6 +37,7 @@ void read_vae(const json& j, VaeStageOptions& o, std::vector<std::string>& probl
   r.choice("recon_loss", recon, {"l1", "mse"});
   o.recon_loss = recon == "mse" ? ReconLoss::MSE : ReconLoss::L1;
   r.boolean("sample_posterior", o.sample_posterior);
+  r.number("latent_noise", o.latent_noise, 0.0, 100.0);
   r.integer("crop_width", o.crop_width, 0, 8192);
   r.integer("crop_height", o.crop_height, 0, 8192);
   r.integer("crop_frames", o.crop_frames, 0, 100000);
@@ -241,6 +242,7 @@ json TrainConfig::to_json() const {
   v["kl_weight"] = vae.kl_weight;
   v["recon_loss"] = vae.recon_loss == ReconLoss::L1 ? "l1" : "mse";
   v["sample_posterior"] = vae.sample_posterior;
+  v["latent_noise"] = vae.latent_noise;
   v["crop_width"] = vae.crop_width;
   v["crop_height"] = vae.crop_height;
   v["crop_frames"] = vae.crop_frames;

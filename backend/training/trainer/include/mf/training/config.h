@@ -34,6 +34,10 @@
 //     "kl_weight": 1e-4,            weight of the KL term (per-element means, see vae_stage.h)
 //     "recon_loss": "l1",           or "mse"
 //     "sample_posterior": true,     decode a posterior sample (false: its mean)
+//     "latent_noise": 0,            s > 0: the decoder sees z + u s sigma_c eps (u ~ U(0, 1) per clip, sigma_c the
+//                                   channel's std over the batch, eps ~ N(0, 1)), so it learns to decode latents
+//                                   that are a little off (a diffusion model's outputs) into clean frames instead
+//                                   of speckle; training only, the exported VAE is the usual one
 //     "init_from": "DIR",           start from the weights of a diffusers-layout vae folder (e.g. a trained
 //                                   pipeline's vae/); its config.json sets the architecture (the keys below,
 //                                   when given too, must agree with it)
@@ -70,6 +74,7 @@ struct VaeStageOptions {
   double kl_weight = 1e-4;
   ReconLoss recon_loss = ReconLoss::L1;
   bool sample_posterior = true;
+  double latent_noise = 0.0;  // see "latent_noise" above
   // Random crops of each training clip (0: the whole clip). The VAE is convolutional, so crops train the same
   // weights on fewer pixels per step; validation always uses whole clips. Sizes are multiples of the spatial
   // compression, crop_frames is 8k+1 like 'frames'.

@@ -2,6 +2,7 @@
 //
 // Loss of a batch x [B, 3, T, H, W] in [-1, 1]:
 //   posterior = encoder(x) (mean, logvar clamped to [-30, 20]);  z = posterior sample (or mean);  x^ = decoder(z)
+//   (with vae.latent_noise s > 0 the decoder gets z + u s sigma_c eps instead, see config.h)
 //   rec = mean |x^ - x|   (or mean (x^ - x)^2)                    over every pixel value
 //   kl  = mean 0.5 (mean^2 + exp(logvar) - 1 - logvar)            over every latent value
 //   loss = rec + kl_weight * kl
