@@ -81,10 +81,11 @@ TEST(ToyModel, EveryRecipeStageConfigIsValid) {
   while (stages >> stage) {
     const fs::path file = recipe / (stage + ".json");
     ASSERT_TRUE(fs::exists(file)) << "train_toy_model.sh runs stage " << stage << " but " << file << " is missing";
-    // The script's substitutions, with the installed model standing in for the earlier stages' outputs (the
-    // VAE stage reads the folder it starts from).
+    // The script's substitutions, with the installed model standing in for the earlier stages' outputs (a VAE
+    // stage reads the folder it starts from: a pipeline's vae/, or the vae/ of an earlier decoder stage).
     std::string text = read(file);
-    text = std::regex_replace(text, std::regex("@OUT@/[a-z0-9]+/pipeline/vae|@OUT@/vae/vae"), (model / "vae").string());
+    text = std::regex_replace(text, std::regex("@OUT@/[a-z0-9]+/pipeline/vae|@OUT@/[a-z0-9]+/vae"),
+                              (model / "vae").string());
     text = std::regex_replace(text, std::regex("@OUT@/[a-z0-9]+/pipeline"), model.string());
     text = std::regex_replace(text, std::regex("@REPO@"), std::string(MF_SOURCE_DIR));
     text = std::regex_replace(text, std::regex("@OUT@"), "/nonexistent-out");

@@ -374,8 +374,11 @@ struct BlockCheckpoint : public torch::autograd::Function<BlockCheckpoint> {
     c->save_for_backward({x, temb, text, text_bias, rope_cos, rope_sin});
     c->saved_data["block"] = block_ptr;
     c->saved_data["grid"] = std::vector<int64_t>{gt, gh, gw};
-    c->saved_data["autocast"] = mf::io::cpu_autocast_enabled();
-    c->saved_data["autocast_dtype"] = static_cast<int64_t>(mf::io::cpu_autocast_dtype());
+    // The autocast of the device the block runs on (the backward may run on another thread, e.g. CUDA's).
+    const auto device_type = x.device().type();
+    c->saved_data["device_type"] = static_cast<int64_t>(device_type);
+    c->saved_data["autocast"] = mf::io::autocast_enabled(device_type);
+    c->saved_data["autocast_dtype"] = static_cast<int64_t>(mf::io::autocast_dtype(device_type));
     int64_t needs = 0, bit = 1;  // input i needs a gradient: bit i
     for (const auto& t : {x, temb, text, text_bias, rope_cos, rope_sin}) {
       if (t.defined() && t.requires_grad()) needs |= bit;
@@ -406,8 +409,9 @@ struct BlockCheckpoint : public torch::autograd::Function<BlockCheckpoint> {
     torch::Tensor out;
     {
       torch::AutoGradMode on(true);
-      mf::io::CpuAutocastGuard ac(c->saved_data["autocast"].toBool(),
-                                  static_cast<c10::ScalarType>(c->saved_data["autocast_dtype"].toInt()));
+      mf::io::AutocastGuard ac(static_cast<c10::DeviceType>(c->saved_data["device_type"].toInt()),
+                               c->saved_data["autocast"].toBool(),
+                               static_cast<c10::ScalarType>(c->saved_data["autocast_dtype"].toInt()));
       BlockContext ctx{in[1], in[2], in[3], in[4], in[5], grid[0], grid[1], grid[2], torch::Tensor()};
       out = block->forward(in[0], ctx);
     }

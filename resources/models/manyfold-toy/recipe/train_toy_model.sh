@@ -7,8 +7,11 @@
 #
 # Stages: vae.json (CogVideoX-architecture VAE) -> mfm.json (MfM transformer + small T5 on the frozen VAE) ->
 # finetune.json, finetune2.json and finetune3.json (the mfm stage again, each continuing from the previous stage's
-# pipeline with a fresh schedule, other training scenes and a moving average of the weights). Each stage resumes from its checkpoints when OUT already holds
-# some, so an interrupted run continues where it stopped. Threads: MF_NUM_THREADS / OMP_NUM_THREADS (default:
+# pipeline with a fresh schedule, other training scenes and a moving average of the weights) -> decoder.json and
+# decoder2.json (the vae stage on the last pipeline's vae/ with the encoder frozen and noisy latents,
+# vae.latent_noise, so the decoder turns the transformer's imperfect latents into clean frames; the installed
+# pipeline is the last mfm stage's with this decoder). Each stage resumes from its checkpoints when OUT already
+# holds some, so an interrupted run continues where it stopped. Threads: MF_NUM_THREADS / OMP_NUM_THREADS (default:
 # all cores). Times on 2 cores: see RESULTS.md. MF_DEVICE=cuda (or cuda:N) trains and evaluates on a GPU (needs
 # Manyfold built against a CUDA LibTorch; the default is the CPU).
 #
@@ -29,7 +32,7 @@ device_args=()
 dest="$repo/resources/models/manyfold-toy"
 vae_dir="$out/vae/vae"
 mfm_dir="$out/mfm/pipeline"
-all_stages="vae mfm finetune finetune2 finetune3"
+all_stages="vae mfm finetune finetune2 finetune3 decoder decoder2"
 stages="$all_stages"
 if [ -n "${MF_MFM_DIR:-}" ]; then
   mfm_dir="$(cd "$MF_MFM_DIR" && pwd)" || { echo "MF_MFM_DIR=$MF_MFM_DIR is not a folder" >&2; exit 2; }
@@ -61,24 +64,42 @@ for stage in $stages; do
   fi
   "$bin" train --config "$out/configs/$stage.json" --out "$out/$stage" --resume "${device_args[@]}"
 done
-last="${stages##* }"
+# The pipeline to measure and install: the last stage's pipeline/ output, with the vae/ of the decoder stages that
+# ran after it in its place (a decoder tuned with the encoder frozen decodes exactly that pipeline's latent space).
+final=""
+decoder_vae=""
+for stage in $stages; do
+  if [ -d "$out/$stage/pipeline" ]; then
+    final="$out/$stage/pipeline"
+    decoder_vae=""
+  elif [ -n "$final" ] && [ -d "$out/$stage/vae" ]; then
+    decoder_vae="$out/$stage/vae"
+  fi
+done
+[ -n "$final" ] || { echo "no stage of this run wrote a pipeline/ folder" >&2; exit 1; }
+if [ -n "$decoder_vae" ]; then
+  rm -rf "$out/final" && mkdir -p "$out/final"
+  cp -r "$final"/. "$out/final"/
+  rm -rf "$out/final/vae" && cp -r "$decoder_vae" "$out/final/vae"
+  final="$out/final"
+fi
 # Measure the trained pipeline first; install it as the built-in model only when it beats every baseline
 # (MF_INSTALL_ANYWAY=1 installs a losing model too, for inspection).
-if "$bin" eval-toy --model "$out/$last/pipeline" --guidance 1 --clips 32 --out "$out/eval.json" --markdown "$out/eval.md" \
+if "$bin" eval-toy --model "$final" --guidance 1 --clips 32 --out "$out/eval.json" --markdown "$out/eval.md" \
     "${device_args[@]}"; then
   echo "the trained model beats every baseline"
 elif [ "${MF_INSTALL_ANYWAY:-0}" = 1 ]; then
   echo "the trained model loses baseline rows (see $out/eval.md); installing anyway (MF_INSTALL_ANYWAY=1)" >&2
 else
   echo "the trained model loses baseline rows (see $out/eval.md): not installed into $dest" >&2
-  echo "(pipeline folder: $out/$last/pipeline; MF_INSTALL_ANYWAY=1 installs it anyway)" >&2
+  echo "(pipeline folder: $final; MF_INSTALL_ANYWAY=1 installs it anyway)" >&2
   exit 1
 fi
-cmp -s "$out/$last/pipeline/tokenizer/spiece.model" "$dest/tokenizer/spiece.model" ||
+cmp -s "$final/tokenizer/spiece.model" "$dest/tokenizer/spiece.model" ||
   { echo "the trained pipeline's tokenizer differs from $dest/tokenizer" >&2; exit 1; }
 for part in model_index.json transformer text_encoder vae scheduler; do
   rm -rf "${dest:?}/$part"
-  cp -r "$out/$last/pipeline/$part" "$dest/$part"
+  cp -r "$final/$part" "$dest/$part"
 done
 cp "$out/eval.json" "$dest/eval_reference.json"  # what tests/model holds the installed model to
 rm -rf "$dest/training" && mkdir -p "$dest/training"
@@ -94,8 +115,8 @@ done
   echo
   echo "MfM architecture (transformer with the official condition adapter, CogVideoX VAE, T5 encoder, toy"
   echo "tokenizer, flow-matching scheduler) trained on the procedural toy world by recipe/train_toy_model.sh"
-  echo "(configs recipe/vae.json, recipe/mfm.json and recipe/finetune*.json; training record, steps, losses"
-  echo "and times: recipe/RESULTS.md)."
+  echo "(configs recipe/vae.json, recipe/mfm.json, recipe/finetune*.json and recipe/decoder*.json; training record,"
+  echo "steps, losses and times: recipe/RESULTS.md)."
   echo "A toy: it knows only the toy world's shapes, colours, stripes and motions at 96x64."
   echo
   lost=$(grep -c '[*][*]no[*][*]' "$out/eval.md" || true)
