@@ -7,6 +7,7 @@
 
 #include "command.h"
 #include "mf/core/error.h"
+#include "mf/io/runtime.h"
 #include "mf/pipeline/pipeline.h"
 #include "mf/training/training.h"
 
@@ -43,11 +44,7 @@ int run_eval_toy(const std::vector<std::string>& argv) {
   }
   mf::pipeline::LoadOptions lo;
   lo.load_depth = false;  // none of the measured tasks conditions on depth
-  if (const auto device = args.get("device")) {
-    mf::training::TrainConfig where;  // the trainer's device rules and messages
-    where.device = *device;
-    lo.device = where.torch_device();
-  }
+  if (const auto device = args.get("device")) lo.device = mf::io::resolve_device(*device);
   auto pipe = mf::pipeline::Pipeline::load(*model, lo);
   std::string last;
   const auto report = mf::training::evaluate_toy_model(*pipe, o, [&](const std::string& task, int i, int n) {

@@ -6,7 +6,10 @@
 #include <cstdlib>
 #include <fstream>
 #include <mutex>
+#include <regex>
 #include <thread>
+
+#include "mf/core/error.h"
 
 namespace mf::io {
 namespace {
@@ -58,6 +61,29 @@ RuntimeInfo init_torch_runtime() {
     at::set_num_threads(n);
   });
   return describe_runtime();
+}
+
+bool is_device_name(const std::string& name) {
+  static const std::regex re("cpu|cuda(:[0-9]{1,3})?");
+  return std::regex_match(name, re);
+}
+
+c10::Device resolve_device(const std::string& name) {
+  mf::check(is_device_name(name), mf::ErrorCode::BadInput,
+            "the device must be \"cpu\", \"cuda\" or \"cuda:N\", found \"" + name + "\"");
+  const c10::Device d(name);
+  if (d.is_cpu()) return d;
+  if (!torch::cuda::is_available())
+    throw mf::Error(mf::ErrorCode::Unsupported,
+                    "the device \"" + name + "\" needs a CUDA GPU, and this build of LibTorch sees none (Debian's "
+                    "libtorch is CPU-only; build Manyfold against a CUDA LibTorch, e.g. the one in a CUDA PyTorch "
+                    "wheel): use the CPU instead (\"device\": \"cpu\" in a training config, --device cpu)");
+  const int64_t index = d.has_index() ? d.index() : 0;
+  const int64_t count = static_cast<int64_t>(torch::cuda::device_count());
+  if (index >= count)
+    throw mf::Error(mf::ErrorCode::Unsupported, "the device \"" + name + "\": this machine has " +
+                                                    std::to_string(count) + " CUDA GPU(s), numbered from 0");
+  return c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(index));
 }
 
 }  // namespace mf::io

@@ -5,13 +5,11 @@
 #include <cmath>
 #include <fstream>
 #include <limits>
-#include <regex>
 #include <set>
 #include <sstream>
 
-#include <torch/cuda.h>
-
 #include "mf/core/error.h"
+#include "mf/io/runtime.h"
 #include "mf/training/depth_stage.h"
 #include "mf/training/mfm_stage.h"
 #include "option_reader.h"
@@ -23,11 +21,6 @@ namespace {
 using nlohmann::json;
 
 constexpr double kPi = 3.14159265358979323846;
-
-bool valid_device_name(const std::string& name) {
-  static const std::regex re("cpu|cuda(:[0-9]{1,3})?");
-  return std::regex_match(name, re);
-}
 
 void read_vae(const json& j, VaeStageOptions& o, std::vector<std::string>& problems) {
   if (!OptionReader::section_is_object(j, "vae", problems)) return;
@@ -161,7 +154,7 @@ TrainConfig TrainConfig::from_json(const json& j, const std::string& origin) {
   r.choice("precision", c.precision, {"fp32", "bf16"});
   if (r.has("device")) {
     const json& v = r.at("device");
-    if (!v.is_string() || !valid_device_name(v.get<std::string>()))
+    if (!v.is_string() || !mf::io::is_device_name(v.get<std::string>()))
       r.problem("device", "must be \"cpu\", \"cuda\" or \"cuda:N\", found " + v.dump());
     else
       c.device = v.get<std::string>();
@@ -291,23 +284,7 @@ json TrainConfig::to_json() const {
   return out;
 }
 
-torch::Device TrainConfig::torch_device() const {
-  mf::check(valid_device_name(device), mf::ErrorCode::BadInput,
-            "the training device must be \"cpu\", \"cuda\" or \"cuda:N\", found \"" + device + "\"");
-  const torch::Device d(device);
-  if (d.is_cpu()) return d;
-  if (!torch::cuda::is_available())
-    throw mf::Error(mf::ErrorCode::Unsupported,
-                    "the device \"" + device + "\" needs a CUDA GPU, and this build of LibTorch sees none (Debian's "
-                    "libtorch is CPU-only; build Manyfold against a CUDA LibTorch, e.g. the one in a CUDA PyTorch "
-                    "wheel): use the CPU instead (\"device\": \"cpu\" in a training config, --device cpu)");
-  const int64_t index = d.has_index() ? d.index() : 0;
-  const int64_t count = static_cast<int64_t>(torch::cuda::device_count());
-  if (index >= count)
-    throw mf::Error(mf::ErrorCode::Unsupported, "the device \"" + device + "\": this machine has " +
-                                                    std::to_string(count) + " CUDA GPU(s), numbered from 0");
-  return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
-}
+torch::Device TrainConfig::torch_device() const { return mf::io::resolve_device(device); }
 
 double TrainConfig::lr_at(int64_t step) const {
   if (warmup_steps > 0 && step < warmup_steps)

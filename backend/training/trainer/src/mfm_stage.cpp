@@ -286,12 +286,11 @@ void rescale_vae_latents(mf::vae::CogVideoXVae& vae, const std::vector<double>& 
   const int64_t C = vae.config().latent_channels;
   mf::check(static_cast<int64_t>(k.size()) == C, mf::ErrorCode::BadInput, "rescale_vae_latents: wrong factor count");
   torch::NoGradGuard ng;
-  const auto k_cpu = torch::tensor(std::vector<float>(k.begin(), k.end()));
+  const auto kt = torch::tensor(std::vector<float>(k.begin(), k.end())).to(vae.device());
   int changed = 0;
   for (auto& p : vae.model()->named_parameters()) {
     const std::string& n = p.key();
     auto& v = p.value();
-    const auto kt = k_cpu.to(v.device());
     if (n == "encoder.conv_out.conv.weight") {
       v.slice(0, 0, C).mul_(kt.to(v.dtype()).view({C, 1, 1, 1, 1}));
       ++changed;

@@ -52,7 +52,6 @@ Trainer::Trainer(Stage& stage, TrainConfig config, TrainerOptions options)
       store_((fs::path(opt_.out_dir) / "checkpoints").string()) {
   mf::check(!opt_.out_dir.empty(), mf::ErrorCode::BadInput, "the trainer needs an output folder");
   state_.seed = cfg_.seed;
-  device_type_ = cfg_.torch_device().type();
   // A tensor registered under two names (T5's shared.weight / encoder.embed_tokens.weight) is optimised once.
   std::set<const void*> seen;
   for (const auto& p : stage_.module().named_parameters(true))
@@ -221,6 +220,7 @@ int64_t Trainer::run(int64_t max_steps) {
   int64_t last_checkpoint_step = resumed_from_;
   double steps_per_s = 0.0;
   const double clip = cfg_.grad_clip > 0 ? cfg_.grad_clip : std::numeric_limits<double>::infinity();
+  const auto device_type = cfg_.torch_device().type();  // the stage's device: its autocast is the one used
 
   while (state_.step < cfg_.steps) {
     if (max_steps >= 0 && session_steps >= max_steps) break;
@@ -232,8 +232,7 @@ int64_t Trainer::run(int64_t max_steps) {
     optimizer_->zero_grad();
     StepResult r;
     {
-      // forward only; backward outside
-      mf::io::AutocastGuard autocast(device_type_, cfg_.precision == "bf16");
+      mf::io::AutocastGuard autocast(device_type, cfg_.precision == "bf16");  // forward only; backward outside
       r = stage_.train_step(state_);
     }
     if (r.loss.scalar_type() != torch::kFloat) r.loss = r.loss.to(torch::kFloat);

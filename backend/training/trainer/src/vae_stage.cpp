@@ -96,22 +96,22 @@ StepResult VaeStage::train_step(TrainState& state) {
   video = video.to(device_);
   torch::Generator noise;
   if (o.sample_posterior) noise = state.draw_generator();
+  // CogVideoXVae::forward_train's steps, with the decoder's input perturbed when latent_noise asks for it (one
+  // more draw, only in such runs).
   mf::vae::CogVideoXVae::TrainOutput out;
+  out.posterior = vae_->encode_train(video);
+  out.latents = noise.defined() ? out.posterior.sample(noise) : out.posterior.mean;
   if (o.latent_noise > 0) {
-    // forward_train with the decoder's input perturbed (one more draw, only for runs that ask for it)
     auto gen = state.draw_generator();
-    out.posterior = vae_->encode_train(video);
-    const auto z = noise.defined() ? out.posterior.sample(noise) : out.posterior.mean;
+    const auto& z = out.latents;
     const int64_t B = z.size(0), C = z.size(1);
     const auto f32 = torch::TensorOptions().dtype(torch::kFloat);
     const auto level = (at::rand({B}, gen, f32) * o.latent_noise).to(z.device()).view({B, 1, 1, 1, 1});
     const auto eps = at::randn(z.sizes(), gen, f32).to(z.device());
     const auto channel_std = z.detach().transpose(0, 1).reshape({C, -1}).std(1).view({1, C, 1, 1, 1});
     out.latents = z + level * channel_std * eps;
-    out.reconstruction = vae_->decode_train(out.latents);
-  } else {
-    out = vae_->forward_train(video, noise);
   }
+  out.reconstruction = vae_->decode_train(out.latents);
   const auto diff = out.reconstruction - video;
   const auto rec = o.recon_loss == ReconLoss::L1 ? diff.abs().mean() : diff.square().mean();
   const auto& mean = out.posterior.mean;

@@ -3,6 +3,8 @@
 // intra-op thread; without this, CPU math runs many times slower than the machine allows.
 #pragma once
 
+#include <c10/core/Device.h>
+
 #include <string>
 
 namespace mf::io {
@@ -23,5 +25,12 @@ RuntimeInfo init_torch_runtime();
 
 // Describes the runtime without changing it.
 RuntimeInfo describe_runtime();
+
+// "cpu", "cuda" or "cuda:N": the device names the command line and the training config accept.
+bool is_device_name(const std::string& name);
+// The device such a name means on this machine. Throws mf::Error(BadInput) for another name, and
+// mf::Error(Unsupported) with what to do instead when it is a CUDA device and this LibTorch has no CUDA or sees no
+// such GPU.
+c10::Device resolve_device(const std::string& name);
 
 }  // namespace mf::io

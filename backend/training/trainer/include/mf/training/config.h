@@ -114,8 +114,8 @@ struct TrainConfig {
   int64_t log_every = 10;
   int threads = 0;
   std::string device = "cpu";  // "cpu" | "cuda" | "cuda:N"
-  // "fp32", or "bf16": the forward pass under the device's autocast (matmuls and convolutions in bfloat16), weights,
-  // gradients and AdamW state in float32.
+  // "fp32", or "bf16": the forward pass under the device's autocast (matmuls and convolutions in bfloat16),
+  // weights, gradients and AdamW state in float32.
   std::string precision = "fp32";
   // Recompute each transformer block in the backward pass instead of storing its activations (stage "mfm").
   bool gradient_checkpointing = false;
@@ -135,8 +135,8 @@ struct TrainConfig {
   // Every field (defaults filled in); from_json(to_json()) gives the same config.
   nlohmann::json to_json() const;
 
-  // The device to train on. Throws mf::Error(Unsupported) when it is a CUDA device and this LibTorch has no CUDA
-  // or sees no such GPU, with what to do instead.
+  // The device to train on (mf::io::resolve_device): throws mf::Error(Unsupported) when it is a CUDA device and
+  // this LibTorch has no CUDA or sees no such GPU, with what to do instead.
   torch::Device torch_device() const;
 
   // Learning rate at optimizer step `step` (0-based): warmup, then the schedule.
@@ -144,7 +144,8 @@ struct TrainConfig {
 };
 
 // Keys whose change makes a resumed run a different run (everything but steps, checkpoint/log cadence,
-// keep_checkpoints, threads, device, gradient checkpointing and sample_every). Returns one line per differing key; empty when the runs match.
+// keep_checkpoints, threads, device, gradient checkpointing and sample_every). Returns one line per differing
+// key; empty when the runs match.
 std::vector<std::string> resume_conflicts(const TrainConfig& saved, const TrainConfig& now);
 
 }  // namespace mf::training

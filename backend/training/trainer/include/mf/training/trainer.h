@@ -120,7 +120,6 @@ class Trainer {
 
   Stage& stage_;
   TrainConfig cfg_;
-  c10::DeviceType device_type_ = c10::DeviceType::CPU;  // the stage's device (its autocast is the one used)
   TrainerOptions opt_;
   std::ostream& log_;
   TrainState state_;
