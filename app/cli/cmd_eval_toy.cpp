@@ -43,7 +43,7 @@ int run_eval_toy(const std::vector<std::string>& argv) {
     }
   }
   mf::pipeline::LoadOptions lo;
-  lo.load_depth = false;  // none of the measured tasks conditions on depth
+  lo.load_depth = o.needs_depth();  // itrans and vexd put the model's depth on their known frames
   if (const auto device = args.get("device")) lo.device = mf::io::resolve_device(*device);
   auto pipe = mf::pipeline::Pipeline::load(*model, lo);
   std::string last;
@@ -80,10 +80,12 @@ MF_CLI_COMMAND("eval-toy", "measure a model on held-out toy-world clips against 
                "                  [--markdown table.md] [--render DIR] [--threads N] [--device cpu|cuda|cuda:N]\n"
                "  --render DIR writes DIR/<task>.png for each task's first clip: input | model | ground truth rows,\n"
                "  first / middle / last frames.\n"
-               "  Runs each task (default vinp iinp voutp ioutp vcolor icolor vsr isr t2v) through the pipeline on\n"
-               "  held-out clips (the validation split of the toy dataset of --dataset-seed, which training never\n"
-               "  sees) and compares PSNR/SSIM in the regenerated region with OpenCV Telea inpainting, edge\n"
-               "  replication, grey + mean chroma, nearest/bicubic upscaling, and t2v caption following (colour and\n"
+               "  Runs each task (default vinp iinp voutp ioutp vcolor icolor vsr isr itrans vexd t2v) through the\n"
+               "  pipeline on held-out clips (the validation split of the toy dataset of --dataset-seed, which\n"
+               "  training never sees) and compares PSNR/SSIM in the regenerated region with OpenCV Telea\n"
+               "  inpainting, edge replication, grey + mean chroma, nearest/bicubic upscaling, a linear blend of\n"
+               "  the first and last frame (itrans), the last known frame repeated (vexd; both at --frames, with the\n"
+               "  model folder's depth/), and t2v caption following (colour and\n"
                "  direction of the main shape) with the same captions checked on other scenes' clips. Prints a\n"
                "  Markdown table; exit 1 when the model loses to any baseline.",
                run_eval_toy);

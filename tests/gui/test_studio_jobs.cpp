@@ -341,8 +341,12 @@ TEST(TaskInspector, BuildsTheTaskSpecFromTheSelection) {
   ASSERT_EQ(spec.images.size(), 2u);
   EXPECT_NE(spec.images[0].find("#frame1"), std::string::npos) << spec.images[0];
   EXPECT_NE(spec.images[1].find("#frame11"), std::string::npos) << spec.images[1];
-  EXPECT_EQ(spec.num_frames, 97);
-  EXPECT_TRUE(insp->frames_label()->text().contains("fixed by the model"));
+  EXPECT_EQ(spec.num_frames, 97);  // the official length to start with
+  EXPECT_TRUE(insp->frames_label()->text().contains("97 frames")) << insp->frames_label()->text().toStdString();
+  // A shorter transition (a Manyfold option): 0.67 s at the project's 24 fps is 16 frames -> 4k+1: 17.
+  insp->duration_box()->setValue(0.67);
+  EXPECT_EQ(insp->preview_spec().num_frames, 17);
+  EXPECT_TRUE(insp->can_submit()) << insp->errors().join("|").toStdString();
 
   // iinp follows the playhead: frame 0 has the painted mask, frame 5 holds it.
   insp->set_task(mf::tasks::TaskId::IInp);

@@ -42,7 +42,7 @@ TEST(ToyModel, StaysAtLeastAsGoodAsItsModelCard) {
   o.tasks.clear();
   for (const auto& [task, _] : info.at("tasks").items()) o.tasks.push_back(*mf::tasks::parse_task_id(task));
   mf::pipeline::LoadOptions lo;
-  lo.load_depth = false;
+  lo.load_depth = o.needs_depth();  // itrans and vexd use the model's depth/
   auto pipe = mf::pipeline::Pipeline::load(model.string(), lo);
   const auto now = mf::training::evaluate_toy_model(*pipe, o);
 

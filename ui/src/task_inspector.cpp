@@ -307,6 +307,9 @@ void TaskInspector::task_changed() {
   negative_->setPlaceholderText("default: " + qs(defaults.effective_negative_prompt()).left(80) + "...");
   negative_->setToolTip(qs(defaults.effective_negative_prompt()));
   duration_->setVisible(form.frames == TaskForm::Frames::Choose);
+  if (form.default_frames > 0 && inputs_.fps.num() > 0 && inputs_.fps.den() > 0)  // generation: the official 97
+    duration_->setValue(mf::tasks::duration_seconds(
+        form.default_frames, mf::tasks::Rational{inputs_.fps.num(), inputs_.fps.den()}));
   max_frames_->setVisible(form.frames == TaskForm::Frames::FromClip);
   upscale_->setValue(defaults.upscale);
   form_->setRowVisible(upscale_row_, form.upscale);
@@ -419,10 +422,6 @@ void TaskInspector::update_state() {
   const mf::tasks::Rational fps{inputs_.fps.num(), inputs_.fps.den()};
   switch (form.frames) {
     case TaskForm::Frames::Single: frames_label_->setText("1 image"); break;
-    case TaskForm::Frames::Fixed:
-      frames_label_->setText(QString("%1 frames (%2 s), fixed by the model").arg(form.fixed_frames)
-                                 .arg(mf::tasks::duration_seconds(form.fixed_frames, fps), 0, 'f', 2));
-      break;
     case TaskForm::Frames::Choose: {
       const int n = mf::tasks::frames_for_duration(duration_->value(), fps);
       frames_label_->setText(QString("= %1 frames at %2 fps").arg(n).arg(fps.value(), 0, 'g', 5));

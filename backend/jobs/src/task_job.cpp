@@ -28,9 +28,9 @@ TaskForm task_form(TaskId task) {
   form.upscale = f.uses_upscale;
   form.size = f.input == mf::tasks::InputKind::None ? TaskForm::Size::Choose : TaskForm::Size::FromInput;
   if (f.image_output) form.frames = TaskForm::Frames::Single;
-  else if (f.fixed_num_frames > 0) {
-    form.frames = TaskForm::Frames::Fixed;
-    form.fixed_frames = f.fixed_num_frames;
+  else if (f.generation) {
+    form.frames = TaskForm::Frames::Choose;
+    form.default_frames = f.official_num_frames;
   } else if (f.input == mf::tasks::InputKind::Video) form.frames = TaskForm::Frames::FromClip;
   else form.frames = TaskForm::Frames::Choose;
   switch (task) {
@@ -214,8 +214,9 @@ mf::tasks::TaskSpec base_spec(const proj::Project& doc, const proj::TaskInputs& 
 
   switch (form.frames) {
     case TaskForm::Frames::Single: spec.num_frames = 1; break;
-    case TaskForm::Frames::Fixed: spec.num_frames = form.fixed_frames; break;
-    case TaskForm::Frames::Choose: spec.num_frames = q.num_frames > 0 ? q.num_frames : 49; break;
+    case TaskForm::Frames::Choose:
+      spec.num_frames = q.num_frames > 0 ? q.num_frames : form.default_frames > 0 ? form.default_frames : 49;
+      break;
     case TaskForm::Frames::FromClip:
       spec.num_frames = r.clips.empty() ? 1 : static_cast<int>(frames_used(q.task, r.clips[0], 0, q.max_frames).frame_count());
       break;

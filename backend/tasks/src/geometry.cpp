@@ -1,4 +1,5 @@
 #include "mf/tasks/geometry.h"
+#include "mf/tasks/task_spec.h"
 
 #include <algorithm>
 #include <cmath>
@@ -59,6 +60,21 @@ ConditionGeometry condition_geometry(TaskId task, Size input, Size requested, Cr
   return g;
 }
 
+namespace {
+
+// The frame count of a generation task: the requested one (the official pipeline's 97 unless the user chose
+// another), 4k+1 and long enough to generate at least one frame besides the known ones.
+int generation_frames(TaskId task, int requested) {
+  const std::string key = task_facts(task).key;
+  const int lo = min_generation_frames(task);
+  check(requested >= lo && is_valid_frame_count(requested), ErrorCode::BadInput,
+        key + ": num_frames " + std::to_string(requested) + " is not possible; use 4k+1 frames, at least " +
+            std::to_string(lo) + " (the official pipeline uses " + std::to_string(kDefaultNumFrames) + ")");
+  return requested;
+}
+
+}  // namespace
+
 FramePlan plan_frames(TaskId task, int requested_frames, int input_frames, int input2_frames, bool has_mask) {
   const TaskFacts& f = task_facts(task);
   const std::string key = f.key;
@@ -78,13 +94,13 @@ FramePlan plan_frames(TaskId task, int requested_frames, int input_frames, int i
     }
     case TaskId::I2V:
     case TaskId::ITrans: {
-      p.num_frames = kDefaultNumFrames;
+      p.num_frames = generation_frames(task, requested_frames);
       p.input_count = 1;
       p.known = {0};
       if (task == TaskId::ITrans) {
         p.input2_count = 1;
-        p.input2_at = kDefaultNumFrames - 1;
-        p.known.push_back(kDefaultNumFrames - 1);
+        p.input2_at = p.num_frames - 1;
+        p.known.push_back(p.num_frames - 1);
       }
       p.depth_frames = p.known;
       break;
@@ -95,7 +111,7 @@ FramePlan plan_frames(TaskId task, int requested_frames, int input_frames, int i
       check(input_frames >= n0, ErrorCode::BadInput,
             key + ": the input clip has " + std::to_string(input_frames) + " frame(s); " + key + " continues from its last " +
                 std::to_string(n0) + " frames, so it needs at least " + std::to_string(n0));
-      p.num_frames = kDefaultNumFrames;
+      p.num_frames = generation_frames(task, requested_frames);
       p.input_first = input_frames - n0;
       p.input_count = n0;
       p.pre_frames = input_frames - n0;
@@ -106,8 +122,8 @@ FramePlan plan_frames(TaskId task, int requested_frames, int input_frames, int i
               key + ": the second clip has " + std::to_string(input2_frames) + " frame(s); the transition leads into "
                     "its first " + std::to_string(n1) + " frames, so it needs at least " + std::to_string(n1));
         p.input2_count = n1;
-        p.input2_at = kDefaultNumFrames - n1;
-        for (int i = kDefaultNumFrames - n1; i < kDefaultNumFrames; ++i) p.known.push_back(i);
+        p.input2_at = p.num_frames - n1;
+        for (int i = p.num_frames - n1; i < p.num_frames; ++i) p.known.push_back(i);
         p.post_frames = input2_frames - n1;
       }
       p.depth_frames = p.known;

@@ -17,7 +17,7 @@ using I = InputKind;
 using M = MaskUse;
 
 // Order follows TaskId. Columns: id, key, task_name, image_output, input, num_inputs, mask, num_trans,
-// trans_nums, added, negative, guidance override, forced H, forced W, fixed frames, generation, grayscale,
+// trans_nums, added, negative, guidance override, forced H, forced W, official frames, generation, grayscale,
 // uses_upscale, keeps_input_frames.
 const std::array<TaskFacts, kNumTasks> kFacts = {{
     {TaskId::T2V, "t2v", "text-to-video", false, I::None, 0, M::Forbidden, 0, {0, 0}, kDefaultAddedPrompt,
@@ -60,6 +60,13 @@ const std::array<TaskId, kNumTasks> kAll = {
     TaskId::VColor, TaskId::IColor, TaskId::VSR,  TaskId::ISR,    TaskId::VEdit};
 
 }  // namespace
+
+int min_generation_frames(TaskId id) {
+  const TaskFacts& f = task_facts(id);
+  if (!f.generation) return 0;
+  const int known = f.trans_nums[0] + f.trans_nums[1];
+  return (known + 3) / 4 * 4 + 1;  // the smallest 4k+1 >= known + 1
+}
 
 const TaskFacts& task_facts(TaskId id) { return kFacts[static_cast<size_t>(id)]; }
 

@@ -89,7 +89,7 @@ TaskSpec official_defaults(TaskId task) {
   const TaskFacts& f = task_facts(task);
   TaskSpec s;
   s.task = task;
-  if (f.fixed_num_frames > 0) s.num_frames = f.fixed_num_frames;
+  if (f.official_num_frames > 0) s.num_frames = f.official_num_frames;
   if (f.image_output) s.motion_score = 0.0;
   if (f.forced_height > 0) {
     s.height = f.forced_height;
@@ -101,7 +101,7 @@ TaskSpec official_defaults(TaskId task) {
 
 void apply_driver_overrides(TaskSpec& s) {
   const TaskFacts& f = task_facts(s.task);
-  if (f.fixed_num_frames > 0) s.num_frames = f.fixed_num_frames;
+  if (f.official_num_frames > 0) s.num_frames = f.official_num_frames;
   if (f.image_output) s.motion_score = 0.0;
   if (f.forced_height > 0) {
     s.height = f.forced_height;
@@ -208,15 +208,17 @@ std::vector<ValidationIssue> validate(const TaskSpec& s) {
                        std::to_string(s.height) + " differs from how the model is normally used");
 
   // frames
-  if (f.fixed_num_frames == 1) {
+  if (f.official_num_frames == 1) {
     if (s.num_frames != 1)
       err("num_frames", key + " makes a single image: set num_frames to 1 (found " +
                             std::to_string(s.num_frames) + ")");
-  } else if (f.fixed_num_frames > 0) {
-    if (s.num_frames != f.fixed_num_frames)
-      err("num_frames", key + " always generates " + std::to_string(f.fixed_num_frames) +
-                            " frames (the official pipeline fixes it): set num_frames to " +
-                            std::to_string(f.fixed_num_frames) + " (found " + std::to_string(s.num_frames) + ")");
+  } else if (f.generation && s.num_frames >= 1 && s.num_frames < min_generation_frames(s.task)) {
+    const int lo = min_generation_frames(s.task);
+    const int known = f.trans_nums[0] + f.trans_nums[1];
+    err("num_frames", key + " keeps " + std::to_string(known) + " known frame(s), so it needs at least " +
+                          std::to_string(lo) + " frames to generate any (found " + std::to_string(s.num_frames) +
+                          "): use " + std::to_string(lo) + " or more (4k+1; the official pipeline uses " +
+                          std::to_string(f.official_num_frames) + ")");
   } else if (s.num_frames < 1) {
     err("num_frames", std::to_string(s.num_frames) + " frames is not possible: " + nearest_frames_hint(s.num_frames));
   } else if (!is_valid_frame_count(s.num_frames)) {
@@ -228,6 +230,10 @@ std::vector<ValidationIssue> validate(const TaskSpec& s) {
                                                      "(what the model was trained with) or fewer");
   } else if (s.num_frames > kDefaultNumFrames) {
     warn("num_frames", std::to_string(s.num_frames) + " frames is longer than the 97 the model was trained with");
+  } else if (f.generation && s.num_frames != f.official_num_frames) {
+    warn("num_frames", "the official pipeline always makes " + std::to_string(f.official_num_frames) + " frames for " +
+                           key + "; " + std::to_string(s.num_frames) +
+                           " is a Manyfold option that the released MfM weights were not trained for");
   }
 
   // fps

@@ -51,8 +51,11 @@ TEST(TaskForm, MatchesTheTaskFacts) {
     EXPECT_FALSE(form.hint.empty()) << f.key;
   }
   EXPECT_EQ(task_form(TaskId::T2V).frames, TaskForm::Frames::Choose);
-  EXPECT_EQ(task_form(TaskId::I2V).frames, TaskForm::Frames::Fixed);
-  EXPECT_EQ(task_form(TaskId::I2V).fixed_frames, 97);
+  EXPECT_EQ(task_form(TaskId::T2V).default_frames, 0);
+  for (TaskId t : {TaskId::I2V, TaskId::ITrans, TaskId::VExd, TaskId::VTrans}) {
+    EXPECT_EQ(task_form(t).frames, TaskForm::Frames::Choose);  // a chosen length, the official 97 to start
+    EXPECT_EQ(task_form(t).default_frames, 97);
+  }
   EXPECT_EQ(task_form(TaskId::VInp).frames, TaskForm::Frames::FromClip);
   EXPECT_EQ(task_form(TaskId::T2V).size, TaskForm::Size::Choose);
   EXPECT_EQ(task_form(TaskId::VSR).size, TaskForm::Size::FromInput);

@@ -82,6 +82,20 @@ TEST(FramePlan, KnownFramesPerTask) {
   EXPECT_EQ(vt.known[8], 89);
   EXPECT_EQ(vt.known[15], 96);
   EXPECT_EQ(vt.post_frames, 5);
+  // Another length for the generation tasks (a Manyfold option): the known frames move with it.
+  const auto it17 = plan_frames(TaskId::ITrans, 17, 1, 1);
+  EXPECT_EQ(it17.num_frames, 17);
+  EXPECT_EQ(it17.known, (std::vector<int>{0, 16}));
+  EXPECT_EQ(it17.input2_at, 16);
+  const auto vexd17 = plan_frames(TaskId::VExd, 17, 8);
+  EXPECT_EQ(vexd17.num_frames, 17);
+  EXPECT_EQ(vexd17.known.size(), 8u);
+  EXPECT_EQ(vexd17.pre_frames, 0);
+  const auto vt33 = plan_frames(TaskId::VTrans, 33, 8, 8);
+  EXPECT_EQ(vt33.known[8], 25);
+  EXPECT_EQ(vt33.known[15], 32);
+  EXPECT_THROW(plan_frames(TaskId::VExd, 5, 8), mf::Error);
+  EXPECT_THROW(plan_frames(TaskId::ITrans, 16, 1, 1), mf::Error);
   EXPECT_EQ(plan_frames(TaskId::T2V, 49).num_frames, 49);
   EXPECT_TRUE(plan_frames(TaskId::T2V, 49).known.empty());
   EXPECT_EQ(plan_frames(TaskId::T2I, 97).num_frames, 1);

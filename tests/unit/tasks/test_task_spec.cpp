@@ -50,7 +50,7 @@ TEST(TaskFactsTable, MatchesTheOfficialDriver) {
     keys.insert(f.key);
     EXPECT_EQ(parse_task_id(f.key), id);
     // Image tasks start with "i" or are t2i; their frame count is fixed to 1.
-    EXPECT_EQ(f.image_output, f.fixed_num_frames == 1) << f.key;
+    EXPECT_EQ(f.image_output, f.official_num_frames == 1) << f.key;
   }
   EXPECT_EQ(keys.size(), 15u);
   EXPECT_EQ(parse_task_id(" VEXD "), TaskId::VExd);
@@ -164,9 +164,32 @@ TEST(TaskSpecValidation, InputsOfTheRightKindAndCount) {
 }
 
 TEST(TaskSpecValidation, FrameRules) {
+  // Generation tasks: the official 97 by default; another 4k+1 length is allowed with a warning, as long as it
+  // leaves at least one frame to generate besides the known ones.
   TaskSpec s = valid_spec(TaskId::I2V);
+  EXPECT_EQ(s.num_frames, 97);
+  EXPECT_FALSE(has_issue(validate(s), "num_frames"));
   s.num_frames = 49;
+  EXPECT_TRUE(has_issue(validate(s), "num_frames", ValidationIssue::Severity::Warning));
+  EXPECT_FALSE(has_errors(validate(s)));
   EXPECT_NE(message_for(validate(s), "num_frames").find("97"), std::string::npos);
+  s.num_frames = 48;
+  EXPECT_TRUE(has_errors(validate(s)));
+  EXPECT_EQ(min_generation_frames(TaskId::I2V), 5);
+  EXPECT_EQ(min_generation_frames(TaskId::ITrans), 5);
+  EXPECT_EQ(min_generation_frames(TaskId::VExd), 9);
+  EXPECT_EQ(min_generation_frames(TaskId::VTrans), 17);
+  EXPECT_EQ(min_generation_frames(TaskId::VSR), 0);
+  s = valid_spec(TaskId::VExd);
+  s.num_frames = 5;  // 8 known frames: nothing left to generate
+  EXPECT_NE(message_for(validate(s), "num_frames").find("at least 9"), std::string::npos);
+  s.num_frames = 9;
+  EXPECT_FALSE(has_errors(validate(s)));
+  s = valid_spec(TaskId::ITrans);
+  s.num_frames = 1;
+  EXPECT_TRUE(has_errors(validate(s)));
+  s.num_frames = 17;
+  EXPECT_FALSE(has_errors(validate(s)));
   s = valid_spec(TaskId::ISR);
   s.num_frames = 5;
   EXPECT_TRUE(has_issue(validate(s), "num_frames"));

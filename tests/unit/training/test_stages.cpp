@@ -163,7 +163,7 @@ TEST(MfmStage, LatentRescaleKeepsTheReconstruction) {
 
 TEST(MfmStage, ConfigProblemsAreListed) {
   auto j = mfm_json("/nonexistent/vae");
-  j["mfm"]["tasks"] = {{"i2v", 1.0}, {"vedit", 1.0}, {"nope", 1.0}};
+  j["mfm"]["tasks"] = {{"i2v", 1.0}, {"vexd", 1.0}, {"vedit", 1.0}, {"nope", 1.0}};  // 5-frame clips
   j["mfm"]["colour"] = 1;
   j["mfm"].erase("tokenizer");
   try {
@@ -172,7 +172,9 @@ TEST(MfmStage, ConfigProblemsAreListed) {
   } catch (const mf::Error& e) {
     const std::string msg = e.what();
     EXPECT_NE(msg.find("'mfm.tokenizer' is required"), std::string::npos) << msg;
-    EXPECT_NE(msg.find("97 frames"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("vexd keeps 8 known frame(s), so it trains only on clips of at least 9 frames"),
+              std::string::npos) << msg;
+    EXPECT_EQ(msg.find("'mfm.tasks.i2v'"), std::string::npos) << msg;  // i2v trains on 5 frames
     EXPECT_NE(msg.find("edit pairs"), std::string::npos) << msg;
     EXPECT_NE(msg.find("unknown task 'nope'"), std::string::npos) << msg;
     EXPECT_NE(msg.find("unknown key 'mfm.colour'"), std::string::npos) << msg;

@@ -33,11 +33,6 @@ constexpr double kLatentScale = 0.958917567;  // the pipeline divides latents by
 
 bool is_image_task(TaskId t) { return tasks::task_facts(t).image_output; }
 
-// Tasks whose official frame count is fixed at 97 (the pipeline's default_num_frames).
-bool needs_97(TaskId t) {
-  return t == TaskId::I2V || t == TaskId::ITrans || t == TaskId::VExd || t == TaskId::VTrans;
-}
-
 cv::Mat mat_of(tasks::Image8& im) {
   return cv::Mat(im.height, im.width, im.channels == 1 ? CV_8UC1 : CV_8UC3, im.pixels.data());
 }
@@ -48,7 +43,7 @@ double unit(mf::toyworld::Rng& rng) { return static_cast<double>(rng.below(1u <<
 
 // ---------------------------------------------------------------------------------------------------------------
 std::map<std::string, double> MfmStageOptions::default_tasks() {
-  // Basic generation 3x (MfM paper); the editing tasks once each. 97-frame tasks and vedit are off by default.
+  // Basic generation 3x (MfM paper); the editing tasks once each. The generation tasks (i2v, itrans, vexd, vtrans) and vedit are off by default.
   return {{"t2v", 3.0},  {"t2i", 3.0},   {"vinp", 1.0},   {"iinp", 1.0}, {"voutp", 1.0},
           {"ioutp", 1.0}, {"vcolor", 1.0}, {"icolor", 1.0}, {"vsr", 1.0},  {"isr", 1.0}};
 }
@@ -104,9 +99,13 @@ MfmStageOptions MfmStageOptions::from_json(const json& j, int frames, std::vecto
         }
         if (*id == TaskId::VEdit && it->get<double>() > 0)
           problems.push_back("'mfm.tasks.vedit': the toy world has no edit pairs, so vedit cannot be trained");
-        if (needs_97(*id) && it->get<double>() > 0 && frames != tasks::kDefaultNumFrames)
-          problems.push_back("'mfm.tasks." + it.key() + "': " + it.key() + " always generates 97 frames (the "
-                             "official pipeline fixes it), so it trains only with \"frames\": 97 (found " +
+        if (tasks::task_facts(*id).generation && it->get<double>() > 0 &&
+            frames < tasks::min_generation_frames(*id))
+          problems.push_back("'mfm.tasks." + it.key() + "': " + it.key() + " keeps " +
+                             std::to_string(tasks::task_facts(*id).trans_nums[0] +
+                                            tasks::task_facts(*id).trans_nums[1]) +
+                             " known frame(s), so it trains only on clips of at least " +
+                             std::to_string(tasks::min_generation_frames(*id)) + " frames (\"frames\": " +
                              std::to_string(frames) + ")");
         o.tasks[it.key()] = it->get<double>();
       }

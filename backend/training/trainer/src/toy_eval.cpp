@@ -1,6 +1,7 @@
 // evaluate_toy_model: per-task quality on held-out toy clips against mf_eval's baselines (see toy_eval.h).
 #include "mf/training/toy_eval.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <iomanip>
@@ -12,6 +13,7 @@
 
 #include "mf/core/error.h"
 #include "mf/eval/eval.h"
+#include "mf/tasks/geometry.h"
 #include "mf/tasks/task_spec.h"
 #include "mf/training/dataset.h"
 #include "mf/training/mfm_stage.h"
@@ -21,8 +23,12 @@ namespace mf::training {
 using tasks::TaskId;
 
 std::vector<TaskId> ToyEvalOptions::default_tasks() {
-  return {TaskId::VInp, TaskId::IInp, TaskId::VOutp, TaskId::IOutp, TaskId::VColor,
-          TaskId::IColor, TaskId::VSR, TaskId::ISR, TaskId::T2V};
+  return {TaskId::VInp, TaskId::IInp,  TaskId::VOutp,  TaskId::IOutp, TaskId::VColor, TaskId::IColor,
+          TaskId::VSR,  TaskId::ISR,   TaskId::ITrans, TaskId::VExd,  TaskId::T2V};
+}
+
+bool ToyEvalOptions::needs_depth() const {
+  return std::any_of(tasks.begin(), tasks.end(), [](TaskId t) { return tasks::task_facts(t).generation; });
 }
 
 namespace {
@@ -69,9 +75,9 @@ std::vector<cv::Mat> run_task(mf::pipeline::Pipeline& pipe, tasks::TaskSpec spec
   return to_mats(pipe.decode_video(prep, r.latents)[0]);
 }
 
-// Frames first, middle, last of a clip (one for images).
+// Frames first, middle, last of a clip (all of them for up to three: an image, itrans's two inputs).
 std::vector<cv::Mat> pick_frames(const std::vector<cv::Mat>& v) {
-  if (v.size() <= 1) return v;
+  if (v.size() <= 3) return v;
   return {v.front(), v[v.size() / 2], v.back()};
 }
 
@@ -168,7 +174,8 @@ mf::eval::EvalReport evaluate_toy_model(mf::pipeline::Pipeline& pipe, const ToyE
       }
       const auto inputs = make_task_inputs(task, to_images(truth), mix_seed(0x65u, static_cast<uint64_t>(i)), o.sr_factor);
       if (!inputs.mask.empty()) spec.mask = image ? "eval-mask.png" : "eval-mask.mkv";
-      if (image) spec.images = {"eval-input.png"};
+      if (task == TaskId::ITrans) spec.images = {"eval-first.png", "eval-last.png"};
+      else if (image || facts.input == tasks::InputKind::Image) spec.images = {"eval-input.png"};
       else spec.clips = {"eval-input.mkv"};
       const auto out = run_task(pipe, spec, inputs);
       mf::check(out.size() == truth.size(), mf::ErrorCode::Internal,
@@ -176,9 +183,34 @@ mf::eval::EvalReport evaluate_toy_model(mf::pipeline::Pipeline& pipe, const ToyE
                     std::to_string(truth.size()));
       const auto masks = to_mats(inputs.mask);  // empty: the whole frame
       const auto in_frames = to_mats(inputs.clip1);
-      if (i == 0 && !o.render_dir.empty())
+      if (i == 0 && !o.render_dir.empty()) {
+        auto shown_in = in_frames;  // itrans: the first and the last frame
+        for (const auto& m : to_mats(inputs.clip2)) shown_in.push_back(m);
         write_sample_sheet((std::filesystem::path(o.render_dir) / (key + ".png")).string(),
-                           {pick_frames(in_frames), pick_frames(out), pick_frames(truth)});
+                           {pick_frames(shown_in), pick_frames(out), pick_frames(truth)});
+      }
+      if (facts.generation) {
+        // The generated frames only: the known ones are the inputs themselves.
+        const auto plan = tasks::plan_frames(task, spec.num_frames, static_cast<int>(inputs.clip1.size()),
+                                             static_cast<int>(inputs.clip2.size()));
+        std::vector<cv::Mat> baseline;
+        if (task == TaskId::ITrans)
+          baseline = mf::eval::interpolate_linear(in_frames.front(), to_mats(inputs.clip2).front(), plan.num_frames);
+        else if (task == TaskId::VExd)
+          baseline = mf::eval::extend_repeat_last(in_frames, plan.num_frames);
+        else
+          throw mf::Error(mf::ErrorCode::BadInput, std::string("the toy evaluation has no metric for ") + key);
+        std::vector<cv::Mat> out_gen, truth_gen, base_gen;
+        for (int t = 0; t < plan.num_frames; ++t) {
+          if (std::find(plan.known.begin(), plan.known.end(), t) != plan.known.end()) continue;
+          out_gen.push_back(out[static_cast<size_t>(t)]);
+          truth_gen.push_back(truth[static_cast<size_t>(t)]);
+          base_gen.push_back(baseline[static_cast<size_t>(t)]);
+        }
+        sc.model.add_clip(out_gen, truth_gen, {});
+        sc.baseline(task == TaskId::ITrans ? "linear_blend" : "repeat_last_frame").add_clip(base_gen, truth_gen, {});
+        continue;
+      }
       sc.model.add_clip(out, truth, masks);
       switch (task) {
         case TaskId::VInp:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Trains Manyfold's built-in toy model from scratch with `manyfold train`, stage by stage, and installs the
 # pipeline folder into resources/models/manyfold-toy (model_index.json, transformer/, text_encoder/, vae/,
-# scheduler/; tokenizer/ is already there) when `manyfold eval-toy` finds that it beats every baseline.
+# scheduler/, depth/; tokenizer/ is already there) when `manyfold eval-toy` finds that it beats every baseline.
 #
 #   resources/models/manyfold-toy/recipe/train_toy_model.sh [OUT]     (default OUT: toy-train)
 #
@@ -9,8 +9,11 @@
 # finetune.json, finetune2.json and finetune3.json (the mfm stage again, each continuing from the previous stage's
 # pipeline with a fresh schedule, other training scenes and a moving average of the weights) -> decoder.json and
 # decoder2.json (the vae stage on the last pipeline's vae/ with the encoder frozen and noisy latents,
-# vae.latent_noise, so the decoder turns the transformer's imperfect latents into clean frames; the installed
-# pipeline is the last mfm stage's with this decoder). Each stage resumes from its checkpoints when OUT already
+# vae.latent_noise, so the decoder turns the transformer's imperfect latents into clean frames) -> depth.json (a
+# small Depth-Anything-V2 trained on the toy world's inverse depth) -> generation.json (the mfm stage once more, on
+# the decoder stages' vae/, adding the generation tasks i2v, itrans and vexd at the clip length, with the depth
+# model copied into its pipeline). The installed pipeline is the last mfm stage's, with the vae/ of any decoder
+# stage that ran after it. Each stage resumes from its checkpoints when OUT already
 # holds some, so an interrupted run continues where it stopped. Threads: MF_NUM_THREADS / OMP_NUM_THREADS (default:
 # all cores). Times on 2 cores: see RESULTS.md. MF_DEVICE=cuda (or cuda:N) trains and evaluates on a GPU (needs
 # Manyfold built against a CUDA LibTorch; the default is the CPU).
@@ -32,7 +35,7 @@ device_args=()
 dest="$repo/resources/models/manyfold-toy"
 vae_dir="$out/vae/vae"
 mfm_dir="$out/mfm/pipeline"
-all_stages="vae mfm finetune finetune2 finetune3 decoder decoder2"
+all_stages="vae mfm finetune finetune2 finetune3 decoder decoder2 depth generation"
 stages="$all_stages"
 if [ -n "${MF_MFM_DIR:-}" ]; then
   mfm_dir="$(cd "$MF_MFM_DIR" && pwd)" || { echo "MF_MFM_DIR=$MF_MFM_DIR is not a folder" >&2; exit 2; }
@@ -97,9 +100,9 @@ else
 fi
 cmp -s "$final/tokenizer/spiece.model" "$dest/tokenizer/spiece.model" ||
   { echo "the trained pipeline's tokenizer differs from $dest/tokenizer" >&2; exit 1; }
-for part in model_index.json transformer text_encoder vae scheduler; do
+for part in model_index.json transformer text_encoder vae scheduler depth; do
   rm -rf "${dest:?}/$part"
-  cp -r "$final/$part" "$dest/$part"
+  if [ -e "$final/$part" ]; then cp -r "$final/$part" "$dest/$part"; fi  # depth/: only with a depth stage
 done
 cp "$out/eval.json" "$dest/eval_reference.json"  # what tests/model holds the installed model to
 rm -rf "$dest/training" && mkdir -p "$dest/training"
@@ -115,9 +118,10 @@ done
   echo
   echo "MfM architecture (transformer with the official condition adapter, CogVideoX VAE, T5 encoder, toy"
   echo "tokenizer, flow-matching scheduler) trained on the procedural toy world by recipe/train_toy_model.sh"
-  echo "(configs recipe/vae.json, recipe/mfm.json, recipe/finetune*.json and recipe/decoder*.json; training record,"
-  echo "steps, losses and times: recipe/RESULTS.md)."
-  echo "A toy: it knows only the toy world's shapes, colours, stripes and motions at 96x64."
+  echo "(configs recipe/vae.json, recipe/mfm.json, recipe/finetune*.json, recipe/decoder*.json, recipe/depth.json and"
+  echo "recipe/generation.json; training record, steps, losses and times: recipe/RESULTS.md)."
+  echo "A toy: it knows only the toy world's shapes, colours, stripes and motions at 96x64. The generation tasks"
+  echo "(i2v, itrans, vexd) are trained and measured at 17 frames, not the official 97."
   echo
   lost=$(grep -c '[*][*]no[*][*]' "$out/eval.md" || true)
   total=$(grep '^| [a-z0-9]* | ' "$out/eval.md" | grep -vc '^| task |' || true)

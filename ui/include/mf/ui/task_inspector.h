@@ -5,8 +5,9 @@
 //   red with what to do when missing ("mark the last frame (Shift+L)").
 // - Prompt, style preset (resources/presets/styles plus the user's and the project's presets folders; offered
 //   per task), negative prompt (placeholder: the task's default).
-// - Length: t2v takes a duration in seconds that snaps to the nearest valid 4k+1 frame count at the project fps;
-//   editing tasks a frame limit (4k+1); image tasks and the fixed 97-frame tasks say so.
+// - Length: t2v and the generation tasks (i2v, itrans, vexd, vtrans; these start at the official 97 frames) take a
+//   duration in seconds that snaps to the nearest valid 4k+1 frame count at the project fps; editing tasks a
+//   frame limit (4k+1); image tasks say so.
 // - Size: presets that are multiples of 16 ("from input" for tasks with an input), or a custom box whose sides
 //   snap to multiples of 16; isr an upscale factor.
 // - Steps, guidance, motion score (video outputs); seed with lock and randomise: unlocked, every submission

@@ -43,8 +43,7 @@ namespace mf::jobs {
 struct TaskForm {
   enum class Frames {
     Single,    // an image (1 frame)
-    Choose,    // the user picks a duration (t2v)
-    Fixed,     // the model always makes `fixed_frames` (i2v, itrans, vexd, vtrans: 97)
+    Choose,    // the user picks a duration (t2v; i2v, itrans, vexd, vtrans from `default_frames`)
     FromClip,  // as many as the clip gives (editing tasks), up to a limit the user sets
   };
   enum class Size {
@@ -55,7 +54,8 @@ struct TaskForm {
   std::vector<std::string> inputs;  // labels of the inputs in order: "First frame", "Clip", "Last clip", ...
   mf::tasks::MaskUse mask = mf::tasks::MaskUse::Forbidden;
   Frames frames = Frames::Choose;
-  int fixed_frames = 0;
+  int default_frames = 0;  // Choose: the length a task starts at (97 for the generation tasks, as the official
+                           // pipeline always makes); 0 = whatever the form holds (t2v)
   Size size = Size::Choose;
   bool upscale = false;           // isr: the upscale factor
   bool motion = true;             // the motion score is used (video outputs)

@@ -60,7 +60,7 @@ struct FramePlan {
   // (vexd/vtrans: the last 8 frames; editing tasks: the first num_frames; image tasks: the image).
   int input_first = 0;
   int input_count = 0;
-  // Input 2 (itrans: 1 image at frame 96; vtrans: its first 8 frames at 89..96).
+  // Input 2 (itrans: 1 image at the last frame, 96 by default; vtrans: its first 8 frames, 89..96 by default).
   int input2_count = 0;
   int input2_at = 0;               // condition frame of input 2's first used frame
   bool mask_from_file = false;     // the task's mask (image or video) decides which pixels are known
@@ -69,7 +69,8 @@ struct FramePlan {
   int post_frames = 0;             // vtrans: input-2 frames [8, 8 + post_frames) appended to the output
 };
 
-// The official frame plan. requested_frames is TaskSpec::num_frames; input_frames / input2_frames are the decoded
+// The official frame plan (generation tasks at a num_frames other than 97: the same plan on that length).
+// requested_frames is TaskSpec::num_frames; input_frames / input2_frames are the decoded
 // lengths of the input clips (1 for images, ignored for t2v/t2i). Throws mf::Error(BadInput) with an actionable
 // message for clips that are too short (vexd/vtrans need at least 8 frames per clip, others at least 1).
 FramePlan plan_frames(TaskId task, int requested_frames, int input_frames = 1, int input2_frames = 0,

@@ -67,7 +67,10 @@ struct TaskFacts {
   std::optional<double> guidance_override;  // colorization forces 7
   int forced_height;  // 0 = not forced; t2i/icolor 1024, isr 1280 (the driver overrides any CLI size)
   int forced_width;
-  int fixed_num_frames;  // 0 = not fixed; 1 for image tasks; 97 for i2v/itrans/vexd/vtrans (default_num_frames)
+  // What the official driver always uses: 1 for image tasks; 97 (default_num_frames) for i2v/itrans/vexd/vtrans;
+  // 0 = the user's num_frames. Manyfold honours a user's num_frames for the generation tasks (97 by default; at
+  // least min_generation_frames); only apply_driver_overrides forces 97 there, as the official script does.
+  int official_num_frames;
   bool generation;       // depth on the known frames (i2v, itrans, vexd, vtrans)
   bool grayscale_input;  // colorization: the condition is converted to grayscale
   bool uses_upscale;     // isr: the output is resized to input * upscale
@@ -77,6 +80,10 @@ struct TaskFacts {
 
 const TaskFacts& task_facts(TaskId id);
 const std::array<TaskId, kNumTasks>& all_tasks();
+
+// The shortest num_frames a generation task can make: the smallest 4k+1 with at least one generated frame
+// besides its known ones (i2v 5, itrans 5, vexd 9, vtrans 17); 0 for the other tasks.
+int min_generation_frames(TaskId id);
 
 // "t2v" etc. (TaskFacts::key).
 const char* to_string(TaskId id);

@@ -31,9 +31,10 @@
 // Initialisation: normal(0, 1/fan_in) for matrices and convolutions, zero for the AdaLN modulations
 // (norm1.linear), the second output projection and, unless adapter_out_scale > 0, the adapter's conv_out.
 //
-// Not done here (documented in docs/architecture.md): i2v/itrans/vexd/vtrans need 97 frames (the official
-// pipeline fixes it) and vedit needs edit pairs, so they are only trained when listed and possible (97-frame
-// configs). bf16 autocast, gradient checkpointing and sample renders come from the trainer options.
+// The generation tasks (i2v, itrans, vexd, vtrans) train at the config's clip length (the official pipeline
+// always makes 97 frames; Manyfold runs them at any 4k+1 length with room for a generated frame), with the
+// toy world's ground-truth inverse depth on their known frames. vedit needs edit pairs, which the toy world
+// does not make, so it is refused. bf16 autocast, gradient checkpointing and sample renders come from the trainer options.
 //
 // Threading: one thread.
 #pragma once
@@ -103,7 +104,7 @@ struct MfmStageOptions {
 
   static std::map<std::string, double> default_tasks();
   // Parses the "mfm" section of a training config; appends one line per problem to `problems`. `frames` is the
-  // config's clip length (97-frame tasks are refused for other lengths).
+  // config's clip length (generation tasks are refused for clips too short to generate a frame).
   static MfmStageOptions from_json(const nlohmann::json& j, int frames, std::vector<std::string>& problems);
   nlohmann::json to_json() const;
   nlohmann::json transformer_config(int64_t text_dim) const;  // transformer/config.json

@@ -8,8 +8,15 @@
 //   voutp / ioutp   the border                 PSNR, SSIM     edge replication
 //   vcolor / icolor the whole frame            PSNR, SSIM     grey + mean training chroma
 //   vsr / isr       the whole frame            PSNR, SSIM     nearest and bicubic upscaling of the input
+//   itrans          the frames between the     PSNR, SSIM     linear blend of the first and last frame
+//                   first and the last
+//   vexd            the frames after the 8     PSNR, SSIM     the last known frame, repeated
+//                   known ones
 //   t2v             caption following          accuracy       the same captions checked on other scenes' clips
 //                   (colour + direction of the main shape, mf::eval::check_caption)
+//
+// itrans and vexd run at the clip length (`frames`, 17), not the official 97 (a Manyfold option; see
+// tasks::plan_frames), with the model folder's depth model on their known frames, as in the product.
 //
 // Model outputs are turned into 8-bit frames the way the pipeline writes videos (clamp, x/2 + 0.5, round).
 //
@@ -42,7 +49,10 @@ struct ToyEvalOptions {
   // model | ground truth) and columns the first, middle and last frames (images: one column).
   std::string render_dir;
 
-  static std::vector<tasks::TaskId> default_tasks();  // vinp iinp voutp ioutp vcolor icolor vsr isr t2v
+  // vinp iinp voutp ioutp vcolor icolor vsr isr itrans vexd t2v
+  static std::vector<tasks::TaskId> default_tasks();
+  // Whether any of `tasks` conditions on depth (the pipeline then needs the model folder's depth/).
+  bool needs_depth() const;
 };
 
 // Progress: (task, clip, clips).
