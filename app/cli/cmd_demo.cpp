@@ -189,7 +189,11 @@ int run_demo(const std::vector<std::string>& argv) {
   rq.seed = static_cast<uint64_t>(a.get_int("seed", demo.value("seed", 42)));
   if (a.has("guidance")) rq.guidance = a.get_double("guidance", 6.0);
   else if (demo.contains("guidance") && demo["guidance"].is_number()) rq.guidance = demo["guidance"].get<double>();
-  const auto job = mf::jobs::export_clip_job(*session, rq);
+  auto job = mf::jobs::export_clip_job(*session, rq);
+  // Like an inpainting tool's paste-back: the output keeps the clip outside the mask (TaskSpec::keep_known_pixels;
+  // the demo file may turn it off with "keep_known_pixels": false to see the model's whole frame).
+  if (mf::tasks::task_facts(rq.task).mask == mf::tasks::MaskUse::Required)
+    job.spec.keep_known_pixels = demo.value("keep_known_pixels", true);
   progress.line("demo: " + std::string(mf::tasks::to_string(rq.task)) + " on '" + rq.prompt + "' with " + model.string());
   {
     std::ifstream mi(model / "model_index.json");
@@ -282,7 +286,9 @@ MF_CLI_COMMAND("demo", "run the demo project's inpainting job headless and write
                "  DIR/project.N), runs its vinp job through the\n"
                "  engine and writes DIR/inpainted.mp4, DIR/comparison.png (input | mask | result, middle frame, 3x) and\n"
                "  DIR/demo_summary.json (PSNR inside the regenerated region against the original clip). The result\n"
-               "  also lands as a take in DIR/project.",
+               "  also lands as a take in DIR/project. The result keeps the clip outside the mask (keep_known_pixels,\n"
+               "  as an inpainting tool pastes its result back; \"keep_known_pixels\": false in the project's demo.json\n"
+               "  shows the model's whole frame).",
                run_demo);
 
 #endif

@@ -34,7 +34,8 @@ const std::vector<std::string> kKnown = {
     "task",        "input",     "mask",       "prompt",  "negative-prompt", "num-inference-steps",
     "guidance-scale", "motion-score", "seed",  "height",  "width",           "num-frames",
     "crop-type",   "upscale",   "noise-aug-strength", "fps", "model",       "out",
-    "job",         "dtype",     "depth-model", "drop3",  "use-t-schedule",  "quiet", "lora"};
+    "job",         "dtype",     "depth-model", "drop3",  "use-t-schedule",  "quiet", "lora",
+    "keep-known-pixels"};
 
 std::string read_file(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
@@ -76,6 +77,7 @@ mf::tasks::TaskSpec spec_from_flags(const mf::cli::Args& a, mf::tasks::TaskId ta
     s.fps.den = slash == std::string::npos ? 1 : std::stoll(f.substr(slash + 1));
   }
   if (a.has("use-t-schedule")) s.use_t_schedule = true;
+  if (a.has("keep-known-pixels")) s.keep_known_pixels = true;
   if (a.has("mask")) s.mask = *a.get("mask");
   for (const auto& l : a.get_all("lora")) {
     // PATH or PATH:SCALE (the scale after the last ':' when it parses as a number).
@@ -95,7 +97,7 @@ mf::tasks::TaskSpec spec_from_flags(const mf::cli::Args& a, mf::tasks::TaskId ta
 }
 
 int run_generate(const std::vector<std::string>& argv) {
-  mf::cli::Args a(argv, {"use-t-schedule", "quiet"});
+  mf::cli::Args a(argv, {"use-t-schedule", "quiet", "keep-known-pixels"});
   const auto unknown = a.unknown(kKnown);
   if (!unknown.empty()) return mf::cli::usage_error("generate", "unknown option " + unknown[0]);
   mf::cli::Progress progress;
@@ -198,12 +200,14 @@ MF_CLI_COMMAND(
     "                  [--motion-score M] [--seed S] [--height H] [--width W] [--num-frames N]\n"
     "                  [--crop-type keep_res|keep_ratio|keep_ratio_h] [--upscale K] [--noise-aug-strength A]\n"
     "                  [--fps R] [--dtype bf16|fp32] [--depth-model DIR] [--drop3 even-latent|driver|never]\n"
-    "                  [--use-t-schedule] [--lora FILE[:SCALE]]... [--quiet]\n"
+    "                  [--use-t-schedule] [--lora FILE[:SCALE]]... [--keep-known-pixels] [--quiet]\n"
     "manyfold generate --model DIR --job JOB.json [--out PATH]\n"
     "  Flags mirror the official infer_mfm_pipeline.py; defaults are its per-task defaults.\n"
     "  --input takes the image/video (twice, or 'a;b', for itrans/vtrans), or a batch file: prompt lines (.txt,\n"
     "  t2v/t2i), .jsonl rows {\"prompt\", \"image\"|\"video\", \"mask\"} or .csv rows prompt,path,mask_path; a batch\n"
     "  writes <task>_<index>_<prompt> files into --out (a folder).\n"
+    "  --keep-known-pixels (vinp, iinp, voutp, ioutp): the output keeps the input outside the mask and the\n"
+    "  model's pixels inside it, blended over a few pixels (not part of the official pipeline).\n"
     "  --lora applies a LoRA (.safetensors, peft or kohya keys) to the transformer for this job (repeatable).\n"
     "  Output: video tasks an H.264 .mp4, image tasks a .png, plus <name>.json with the recipe (also embedded).\n"
     "  --drop3: even-latent (default) drops the first 3 frames only after an even latent count; driver does\n"

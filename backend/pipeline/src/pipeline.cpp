@@ -146,6 +146,43 @@ torch::Tensor image_to_u8(const torch::Tensor& x) {
   return torch::clamp(y * 255 + 0.5, 0, 255).to(torch::kUInt8);
 }
 
+// TaskSpec::keep_known_pixels: the input's pixels are kept where the mask keeps them. Exact input pixels with the
+// float32 policy; with bf16, the condition's rounding (at most one 8-bit level). The conditional half's RGB [3, T, H, W] in [-1, 1] and the blend weight
+// [T, H, W] (1 = the input's pixel): the keep mask eroded by 2 pixels, then a 5x5 box average, so the weight is
+// 0 on every regenerated pixel and 1 from 4 pixels inside the kept region on.
+struct KnownPixels {
+  torch::Tensor rgb, weight;
+  bool defined() const { return rgb.defined(); }
+  // frames [n, 3, H, W] float, condition frames [t0, t0 + n); frames outside [0, T) are left as they are.
+  torch::Tensor apply(torch::Tensor frames, int64_t t0) const {
+    const int64_t T = rgb.size(1);
+    frames = frames.to(torch::kFloat).clone();
+    for (int64_t k = 0; k < frames.size(0); ++k) {
+      const int64_t t = t0 + k;
+      if (t < 0 || t >= T) continue;
+      const auto w = weight[t].unsqueeze(0);  // [1, H, W]
+      frames[k] = w * rgb.select(1, t) + (1 - w) * frames[k];
+    }
+    return frames;
+  }
+};
+
+KnownPixels known_pixels(const Prepared& p) {
+  using tasks::TaskId;
+  const TaskId t = p.spec.task;
+  check(t == TaskId::VInp || t == TaskId::IInp || t == TaskId::VOutp || t == TaskId::IOutp, ErrorCode::BadInput,
+        "keeping the input's pixels applies to inpainting and outpainting (vinp, iinp, voutp, ioutp), not to " +
+            std::string(tasks::to_string(t)) + ": its condition is not the picture to keep");
+  const int64_t half = p.cond_pixels.size(0) - 1;  // the conditional half (negative first with CFG)
+  KnownPixels k;
+  k.rgb = p.cond_pixels[half].slice(0, 0, 3).to(torch::kCPU, torch::kFloat);                  // [3, T, H, W]
+  const auto keep = (p.cond_masks[half][0].to(torch::kCPU, torch::kFloat) >= 0.5).to(torch::kFloat);  // [T, H, W]
+  namespace F = torch::nn::functional;
+  const auto eroded = 1 - F::max_pool2d(1 - keep.unsqueeze(1), F::MaxPool2dFuncOptions(5).stride(1).padding(2));
+  k.weight = F::avg_pool2d(eroded, F::AvgPool2dFuncOptions(5).stride(1).padding(2).count_include_pad(false)).squeeze(1);
+  return k;
+}
+
 media::Image to_media_image(const torch::Tensor& hwc_u8) {
   auto t = hwc_u8.contiguous();
   media::Image im = media::Image::make(static_cast<int>(t.size(1)), static_cast<int>(t.size(0)),
@@ -502,6 +539,7 @@ nlohmann::json MfmPipeline::recipe_for(const Prepared& p, const std::map<std::st
   r["shift"] = p.shift;
   r["use_t_schedule"] = p.spec.use_t_schedule;
   r["noise_aug_strength"] = p.spec.noise_aug_strength;
+  r["keep_known_pixels"] = p.spec.keep_known_pixels;
   r["generation"] = {{"width", p.width}, {"height", p.height}, {"num_frames", p.num_frames}};
   const char* pol = policy == tasks::Drop3Policy::Driver           ? "driver"
                     : policy == tasks::Drop3Policy::EvenLatentOnly ? "even_latent_only"
@@ -538,22 +576,26 @@ Outputs MfmPipeline::decode_and_write(const Prepared& p, const torch::Tensor& la
   const int oh = p.output_height > 0 ? p.output_height : p.height;
   const tasks::OutputFrames of = tasks::output_frames(p.plan, control.drop3);
   std::map<std::string, double> timings = p.stage_seconds;
+  const KnownPixels known = p.spec.keep_known_pixels ? known_pixels(p) : KnownPixels{};
+  const nlohmann::json& extra = control.recipe_extra;
 
   if (facts.image_output || p.num_frames == 1) {
     torch::Tensor img;
-    decode_frames(p, latents, [&](const torch::Tensor& f) { img = f.to(torch::kFloat).mean(0); });  // [3, H, W]
+    decode_frames(p, latents, [&](const torch::Tensor& f) {
+      img = (known.defined() ? known.apply(f, 0) : f.to(torch::kFloat)).mean(0);  // [3, H, W]
+    });
     auto u8 = image_to_u8(img).permute({1, 2, 0}).contiguous();  // [H, W, 3]
     if (control.on_frames) control.on_frames(0, u8.unsqueeze(0));
     timings["decode"] = now_s() - t0;
     out.recipe = recipe_for(p, timings, names.media, 1, static_cast<int>(u8.size(1)), static_cast<int>(u8.size(0)),
                             control.drop3);
-    for (auto& [k, v] : control.recipe_extra.items()) out.recipe[k] = v;
+    for (auto& [k, v] : extra.items()) out.recipe[k] = v;
     media::write_png(names.media, to_media_image(u8), out.recipe.dump());
   } else {
     // The recipe in the container is written when the file is opened (before decoding); the sidecar below adds
     // the decode time.
     auto pre_recipe = recipe_for(p, timings, names.media, of.final_count, ow, oh, control.drop3);
-    for (auto& [k, v] : control.recipe_extra.items()) pre_recipe[k] = v;
+    for (auto& [k, v] : extra.items()) pre_recipe[k] = v;
     media::EncodeOptions eo;
     eo.codec = media::Codec::H264;
     eo.fps = media::Rational(p.spec.fps.num, p.spec.fps.den);
@@ -572,14 +614,20 @@ Outputs MfmPipeline::decode_and_write(const Prepared& p, const torch::Tensor& la
       written += static_cast<int>(sel.size(0));
     };
     if (p.kept_pre.defined() && p.kept_pre.size(0) > 0) emit(p.kept_pre);  // untouched input frames
-    decode_frames(p, latents, [&](const torch::Tensor& f) { emit(video_to_u8(f).permute({0, 2, 3, 1})); });
+    // Decoded frame d is condition frame d - extra_decoded (an even latent count decodes 3 frames more, first).
+    const int64_t extra_decoded = tasks::decoded_frames(tasks::latent_frames(p.num_frames)) - p.num_frames;
+    int64_t decoded = 0;
+    decode_frames(p, latents, [&](const torch::Tensor& f) {
+      emit(video_to_u8(known.defined() ? known.apply(f, decoded - extra_decoded) : f).permute({0, 2, 3, 1}));
+      decoded += f.size(0);
+    });
     if (p.kept_post.defined() && p.kept_post.size(0) > 0) emit(p.kept_post);
     writer.finish();
     check(written == of.final_count, ErrorCode::Internal,
           "wrote " + std::to_string(written) + " frames, expected " + std::to_string(of.final_count));
     timings["decode"] = now_s() - t0;
     out.recipe = recipe_for(p, timings, names.media, written, ow, oh, control.drop3);
-    for (auto& [k, v] : control.recipe_extra.items()) out.recipe[k] = v;
+    for (auto& [k, v] : extra.items()) out.recipe[k] = v;
   }
   out.stage_seconds = timings;
   {

@@ -74,7 +74,7 @@ bool TaskSpec::operator==(const TaskSpec& o) const {
          height == o.height && width == o.width && num_frames == o.num_frames && fps == o.fps && crop == o.crop &&
          upscale == o.upscale && steps == o.steps && guidance_scale == o.guidance_scale &&
          motion_score == o.motion_score && seed == o.seed && noise_aug_strength == o.noise_aug_strength &&
-         use_t_schedule == o.use_t_schedule && model == o.model && loras == o.loras && output == o.output;
+         use_t_schedule == o.use_t_schedule && keep_known_pixels == o.keep_known_pixels && model == o.model && loras == o.loras && output == o.output;
 }
 
 std::string TaskSpec::effective_added_prompt() const {
@@ -271,6 +271,9 @@ std::vector<ValidationIssue> validate(const TaskSpec& s) {
     err("noise_aug_strength", num_str(s.noise_aug_strength) + " is not valid: use a number >= 0 (0 = off)");
   else if (s.noise_aug_strength > 0.0 && f.input == InputKind::None)
     warn("noise_aug_strength", key + " has no input condition, so noise augmentation has no effect");
+  if (s.keep_known_pixels && f.mask != MaskUse::Required)
+    err("keep_known_pixels", "keeps the input's pixels outside the mask, so it applies to inpainting and "
+                             "outpainting (vinp, iinp, voutp, ioutp), not to " + key + ": turn it off");
 
   errors.insert(errors.end(), warnings.begin(), warnings.end());
   return errors;
@@ -323,6 +326,7 @@ nlohmann::json to_json(const TaskSpec& s) {
   j["seed"] = s.seed ? nlohmann::json(*s.seed) : nlohmann::json(nullptr);
   j["noise_aug_strength"] = s.noise_aug_strength;
   j["use_t_schedule"] = s.use_t_schedule;
+  if (s.keep_known_pixels) j["keep_known_pixels"] = true;
   j["model"] = s.model;
   if (!s.loras.empty()) {
     auto arr = nlohmann::json::array();
@@ -379,7 +383,7 @@ TaskSpec task_spec_from_json(const nlohmann::json& j, const std::string& source)
       "schema_version", "task",   "prompt", "added_prompt", "negative_prompt", "images",         "clips",
       "mask",           "height", "width",  "num_frames",   "fps",             "crop_type",      "upscale",
       "steps",          "guidance_scale", "motion_score", "seed",     "noise_aug_strength", "use_t_schedule",
-      "model",          "output", "loras"};
+      "model",          "output", "loras",  "keep_known_pixels"};
   for (auto it = j.begin(); it != j.end(); ++it)
     if (!known.count(it.key())) bad(it.key(), "unknown field (check the spelling; see docs for the job format)");
 
@@ -476,6 +480,10 @@ TaskSpec task_spec_from_json(const nlohmann::json& j, const std::string& source)
   if (j.contains("use_t_schedule")) {
     if (j["use_t_schedule"].is_boolean()) s.use_t_schedule = j["use_t_schedule"].get<bool>();
     else bad("use_t_schedule", "must be true or false");
+  }
+  if (j.contains("keep_known_pixels")) {
+    if (j["keep_known_pixels"].is_boolean()) s.keep_known_pixels = j["keep_known_pixels"].get<bool>();
+    else bad("keep_known_pixels", "must be true or false");
   }
   get_string("model", s.model);
   get_string("output", s.output);

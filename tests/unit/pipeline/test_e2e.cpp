@@ -7,6 +7,7 @@
 
 #include <fstream>
 
+#include "mf/core/error.h"
 #include "mf/media/metadata.h"
 #include "mf/media/reader.h"
 #include "pipeline_test_util.h"
@@ -237,6 +238,45 @@ TEST(PipelineStages, PauseAndResumeGiveTheUninterruptedResult) {
   const auto pv = pipe.preview(full.latents);
   EXPECT_EQ(pv.sizes().vec(), (std::vector<int64_t>{3, 4, 6, 3}));
   EXPECT_EQ(pv.scalar_type(), torch::kUInt8);
+}
+
+TEST(PipelineStages, KeepKnownPixelsKeepsTheInputOutsideTheMaskAndTheModelInside) {
+  namespace F = torch::nn::functional;
+  Pipeline& pipe = *shared_test_pipeline();
+  auto spec = make_spec(TaskId::VInp, kShapes[0], mf::tasks::CropMode::KeepRes);
+  const Prepared plain = pipe.prepare(spec);
+  spec.keep_known_pixels = true;
+  const Prepared kept = pipe.prepare(spec);
+  const auto r = pipe.denoise(plain, plain.initial_latents, 0, {});
+  auto frames_of = [&](const Prepared& p, const std::string& name) {
+    std::vector<torch::Tensor> got;
+    DecodeControl dc;
+    dc.on_frames = [&](int, const torch::Tensor& f) { got.push_back(f.clone()); };
+    const auto out = pipe.decode_and_write(p, r.latents, (work_dir() / name).string(), dc);
+    return std::make_pair(torch::cat(got, 0).to(torch::kInt), out.recipe);  // [T, H, W, 3]
+  };
+  const auto [a, recipe_a] = frames_of(plain, "keep_off");
+  const auto [b, recipe_b] = frames_of(kept, "keep_on");
+  EXPECT_FALSE(recipe_a["keep_known_pixels"].get<bool>());
+  EXPECT_TRUE(recipe_b["keep_known_pixels"].get<bool>());
+  ASSERT_EQ(a.sizes(), b.sizes());
+  ASSERT_EQ(a.size(0), kept.num_frames);
+  const auto cond = kept.cond_pixels[1].slice(0, 0, 3);                          // [3, T, H, W]
+  const auto input = ((cond + 1) * 127.5).round().to(torch::kInt).permute({1, 2, 3, 0});  // [T, H, W, 3]
+  const auto keep = (kept.cond_masks[1][0] >= 0.5).to(torch::kFloat);            // [T, H, W]
+  // 4 pixels or more inside the kept region: the input exactly; in the hole: the model's frame untouched.
+  const auto deep = (1 - F::max_pool2d(1 - keep.unsqueeze(1), F::MaxPool2dFuncOptions(9).stride(1).padding(4)))
+                        .squeeze(1).unsqueeze(-1).expand_as(b) > 0.5;
+  const auto hole = (keep < 0.5).unsqueeze(-1).expand_as(b);
+  ASSERT_GT(deep.sum().item<int64_t>(), 0);
+  ASSERT_GT(hole.sum().item<int64_t>(), 0);
+  EXPECT_TRUE(torch::equal(b.masked_select(deep), input.masked_select(deep)));
+  EXPECT_FALSE(torch::equal(a.masked_select(deep), input.masked_select(deep)));  // a random model changes them
+  EXPECT_TRUE(torch::equal(b.masked_select(hole), a.masked_select(hole)));
+  // Tasks whose condition is not the picture to keep refuse it.
+  auto sr = make_spec(TaskId::VSR, kShapes[0], mf::tasks::CropMode::KeepRes);
+  sr.keep_known_pixels = true;
+  EXPECT_THROW(pipe.prepare(sr), mf::Error);
 }
 
 TEST(PipelineStages, SeedIsRecordedAndReproducible) {

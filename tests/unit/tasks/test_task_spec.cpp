@@ -236,6 +236,20 @@ TEST(TaskSpecJson, RoundTripsEveryTask) {
   }
 }
 
+TEST(TaskSpecJson, KeepKnownPixelsOnlyForInpaintingAndOutpainting) {
+  TaskSpec s = valid_spec(TaskId::VInp);
+  EXPECT_FALSE(to_json(s).contains("keep_known_pixels"));  // written only when on
+  s.keep_known_pixels = true;
+  const TaskSpec back = task_spec_from_json_string(to_json(s).dump());
+  EXPECT_TRUE(back.keep_known_pixels);
+  EXPECT_EQ(back, s);
+  EXPECT_FALSE(has_errors(validate(s)));
+  s = valid_spec(TaskId::VSR);
+  s.keep_known_pixels = true;
+  EXPECT_NE(message_for(validate(s), "keep_known_pixels").find("inpainting and outpainting"), std::string::npos);
+  EXPECT_THROW(task_spec_from_json_string(R"({"task": "vinp", "keep_known_pixels": "yes"})"), mf::Error);
+}
+
 TEST(TaskSpecJson, MissingFieldsTakeTaskDefaults) {
   const TaskSpec s = task_spec_from_json_string(R"({"task": "icolor", "images": "old.jpg", "fps": 29.97})");
   EXPECT_EQ(s.task, TaskId::IColor);

@@ -81,6 +81,11 @@ struct TaskSpec {
   std::optional<uint64_t> seed;  // absent: a random seed is drawn and recorded at run time
   double noise_aug_strength = 0.0;
   bool use_t_schedule = false;
+  // Inpainting / outpainting (vinp, iinp, voutp, ioutp): the output keeps the input's pixels where the mask keeps
+  // them, blended into the model's over a few pixels inside the kept region (see mf::pipeline's decode), so only
+  // the regenerated region comes from the model. Not part of the official pipeline; off by default (JSON
+  // "keep_known_pixels", written only when true).
+  bool keep_known_pixels = false;
 
   // Model and output.
   std::string model;   // a model id from the registry or a pipeline folder path; empty = the default model
