@@ -328,6 +328,10 @@ TEST(TaskInspector, BuildsTheTaskSpecFromTheSelection) {
   // Fewer frames: 4k+1 of the limit.
   insp->max_frames_box()->setValue(10);
   EXPECT_EQ(insp->preview_spec().num_frames, 9);
+  // Keep the picture outside the mask (off by default, as the official pipeline).
+  EXPECT_FALSE(insp->preview_spec().keep_known_pixels);
+  insp->keep_known_box()->setChecked(true);
+  EXPECT_TRUE(insp->preview_spec().keep_known_pixels);
 
   // itrans needs both frame marks; marking them fills the form.
   insp->set_task(mf::tasks::TaskId::ITrans);
@@ -342,6 +346,7 @@ TEST(TaskInspector, BuildsTheTaskSpecFromTheSelection) {
   EXPECT_NE(spec.images[0].find("#frame1"), std::string::npos) << spec.images[0];
   EXPECT_NE(spec.images[1].find("#frame11"), std::string::npos) << spec.images[1];
   EXPECT_EQ(spec.num_frames, 97);  // the official length to start with
+  EXPECT_FALSE(spec.keep_known_pixels);  // still checked, but itrans has no mask
   EXPECT_TRUE(insp->frames_label()->text().contains("97 frames")) << insp->frames_label()->text().toStdString();
   // A shorter transition (a Manyfold option): 0.67 s at the project's 24 fps is 16 frames -> 4k+1: 17.
   insp->duration_box()->setValue(0.67);

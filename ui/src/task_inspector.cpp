@@ -163,6 +163,12 @@ TaskInspector::TaskInspector(QWidget* parent) : QWidget(parent) {
   motion_->setToolTip("How much motion the model is asked for (the official default is 5)");
   motion_row_ = motion_;
   form->addRow("Motion", motion_);
+  keep_known_ = new QCheckBox("Keep the picture outside the mask");
+  keep_known_->setObjectName("keep_known_pixels");
+  keep_known_->setToolTip("The result keeps your footage where the mask keeps it, blended into the generated region "
+                          "over a few pixels (as an inpainting tool pastes its result back). Off: the model's whole "
+                          "frame, as the official pipeline returns it.");
+  form->addRow("", keep_known_);
   seed_ = new QSpinBox;
   seed_->setObjectName("seed_box");
   seed_->setRange(0, 2147483647);
@@ -314,6 +320,7 @@ void TaskInspector::task_changed() {
   upscale_->setValue(defaults.upscale);
   form_->setRowVisible(upscale_row_, form.upscale);
   form_->setRowVisible(motion_row_, form.motion);
+  form_->setRowVisible(keep_known_, form.mask == mf::tasks::MaskUse::Required);
   // "From input" only for tasks with an input; generation from text starts at the official box.
   const bool from_input = form.size == TaskForm::Size::FromInput;
   if (from_input) size_->setCurrentIndex(0);
@@ -351,6 +358,7 @@ mf::jobs::TaskJobRequest TaskInspector::request() const {
   const mf::tasks::Rational fps{inputs_.fps.num(), inputs_.fps.den()};
   if (form.frames == TaskForm::Frames::Choose) q.num_frames = mf::tasks::frames_for_duration(duration_->value(), fps);
   q.max_frames = max_frames_->value();
+  q.keep_known_pixels = keep_known_->isChecked();
   const QSize box = size_->currentData().toSize();
   if (box.width() < 0) {
     q.width = mf::tasks::snap_to_16(width_->value());

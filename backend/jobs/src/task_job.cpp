@@ -191,6 +191,7 @@ mf::tasks::TaskSpec base_spec(const proj::Project& doc, const proj::TaskInputs& 
   if (q.motion_score && form.motion) spec.motion_score = *q.motion_score;
   if (q.upscale > 0) spec.upscale = q.upscale;
   spec.seed = q.seed;
+  spec.keep_known_pixels = q.keep_known_pixels && form.mask == mf::tasks::MaskUse::Required;
   for (const auto& l : q.loras)
     if (std::none_of(spec.loras.begin(), spec.loras.end(), [&](const auto& x) { return x.path == l.path; }))
       spec.loras.push_back(l);

@@ -82,6 +82,7 @@ class TaskInspector : public QWidget {
   QPlainTextEdit* prompt_edit() const { return prompt_; }
   QComboBox* style_box() const { return style_; }
   QDoubleSpinBox* duration_box() const { return duration_; }
+  QCheckBox* keep_known_box() const { return keep_known_; }
   QSpinBox* max_frames_box() const { return max_frames_; }
   QComboBox* size_box() const { return size_; }
   QSpinBox* width_box() const { return width_; }
@@ -143,6 +144,7 @@ class TaskInspector : public QWidget {
   // Rows shown or hidden per task (label + field).
   QWidget* upscale_row_ = nullptr;
   QWidget* motion_row_ = nullptr;
+  QCheckBox* keep_known_ = nullptr;  // inpainting/outpainting: keep the input outside the mask
 };
 
 }  // namespace mf::ui

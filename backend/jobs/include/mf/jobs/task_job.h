@@ -80,7 +80,7 @@ struct TaskJobRequest {
   std::string prompt;                           // the user's text (before the style preset's template)
   std::optional<std::string> negative_prompt;   // absent = the preset's, else the task's
   std::string model;                            // "" = the service's model
-  int num_frames = 0;                           // t2v: 4k+1 (0 = 49); other tasks: ignored (see TaskForm)
+  int num_frames = 0;                           // TaskForm::Frames::Choose tasks: 4k+1 (0 = the form's default)
   int max_frames = 49;                          // editing tasks: frames of the clip used (4k+1 at most this)
   int height = 0, width = 0;                    // 0 = the input's size / the task's default box
   int steps = 0;                                // 0 = the preset's, else the task's default
@@ -90,6 +90,7 @@ struct TaskJobRequest {
   int upscale = 0;                              // isr: 0 = the task's default (4)
   std::optional<mf::tasks::StylePreset> style;  // applied before the explicit settings above
   std::vector<mf::tasks::LoraRef> loras;
+  bool keep_known_pixels = false;  // vinp/iinp/voutp/ioutp: keep the input outside the mask (TaskSpec's option)
 };
 
 // The TaskSpec the request would submit, before any file is written: the inputs are named by what they will be
