@@ -183,9 +183,10 @@ mf::eval::EvalReport evaluate_toy_model(mf::pipeline::Pipeline& pipe, const ToyE
                     std::to_string(truth.size()));
       const auto masks = to_mats(inputs.mask);  // empty: the whole frame
       const auto in_frames = to_mats(inputs.clip1);
+      const auto in2_frames = to_mats(inputs.clip2);  // itrans: the last frame; empty otherwise
       if (i == 0 && !o.render_dir.empty()) {
         auto shown_in = in_frames;  // itrans: the first and the last frame
-        for (const auto& m : to_mats(inputs.clip2)) shown_in.push_back(m);
+        shown_in.insert(shown_in.end(), in2_frames.begin(), in2_frames.end());
         write_sample_sheet((std::filesystem::path(o.render_dir) / (key + ".png")).string(),
                            {pick_frames(shown_in), pick_frames(out), pick_frames(truth)});
       }
@@ -195,7 +196,7 @@ mf::eval::EvalReport evaluate_toy_model(mf::pipeline::Pipeline& pipe, const ToyE
                                              static_cast<int>(inputs.clip2.size()));
         std::vector<cv::Mat> baseline;
         if (task == TaskId::ITrans)
-          baseline = mf::eval::interpolate_linear(in_frames.front(), to_mats(inputs.clip2).front(), plan.num_frames);
+          baseline = mf::eval::interpolate_linear(in_frames.front(), in2_frames.front(), plan.num_frames);
         else if (task == TaskId::VExd)
           baseline = mf::eval::extend_repeat_last(in_frames, plan.num_frames);
         else
