@@ -32,10 +32,9 @@ int run_depth(const std::vector<std::string>& argv) {
   std::string raw_path = args.get_or("raw", fs::path(*out).replace_extension(".safetensors").string());
   if (raw_path == *out) raw_path = *out + ".safetensors";
   const std::string device_name = args.get_or("device", "cpu");
-  if (device_name != "cpu" && device_name != "cuda") return mf::cli::usage_error("depth", "--device must be cpu or cuda");
-  if (device_name == "cuda" && !torch::cuda::is_available()) {
-    throw mf::Error(mf::ErrorCode::Unsupported, "--device cuda: this LibTorch has no usable CUDA device");
-  }
+  if (!mf::io::is_device_name(device_name))
+    return mf::cli::usage_error("depth", "--device must be cpu, cuda or cuda:N, found \"" + device_name + "\"");
+  const c10::Device device = mf::io::resolve_device(device_name);  // throws Unsupported without that GPU
 
   mf::io::init_torch_runtime();
   if (!fs::is_regular_file(image_path)) throw mf::Error(mf::ErrorCode::BadInput, "no image file " + image_path);
@@ -48,7 +47,7 @@ int run_depth(const std::vector<std::string>& argv) {
   cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
   auto image = torch::from_blob(rgb.data, {rgb.rows, rgb.cols, 3}, torch::kUInt8).clone();  // [H, W, 3]
 
-  auto est = mf::depth::DepthEstimator::load(*model_dir, torch::Device(device_name));
+  auto est = mf::depth::DepthEstimator::load(*model_dir, device);
   auto net = mf::depth::dpt_network_size(rgb.rows, rgb.cols, est.preprocessor());
   auto depth = est.predict_depth(image).contiguous();  // [H, W] float32, raw relative inverse depth
 
@@ -89,7 +88,7 @@ int run_depth(const std::vector<std::string>& argv) {
 }  // namespace
 
 MF_CLI_COMMAND("depth", "Depth-Anything depth map of an image (16-bit PNG + raw float32)",
-               "manyfold depth --model DIR IMAGE --out DEPTH.png [--raw RAW.safetensors] [--device cpu|cuda] [--json]\n"
+               "manyfold depth --model DIR IMAGE --out DEPTH.png [--raw RAW.safetensors] [--device cpu|cuda|cuda:N] [--json]\n"
                "  DIR is a Depth-Anything(-V2-Small-hf) folder: config.json, model.safetensors and optionally\n"
                "  preprocessor_config.json. The depth is computed as MfM does (DPT preprocessing with PIL bicubic,\n"
                "  float32 model, bicubic resize back to the image size): raw relative inverse depth, larger = nearer.\n"

@@ -1,7 +1,7 @@
 // Benchmark: Depth-Anything-V2-Small (real config, random weights) on one 352x640 RGB frame, as MfM's depth
 // condition runs it: DPT preprocessing (PIL bicubic to 280x518), the float32 model, bicubic resize back.
 //
-//   bench_depth [--height 352 --width 640] [--warmup 1] [--iters 3] [--device cpu|cuda]
+//   bench_depth [--height 352 --width 640] [--warmup 1] [--iters 3] [--device cpu|cuda|cuda:N]
 //               [--out tests/bench/results/depth_cpu.json] [--note TEXT]
 #include <algorithm>
 #include <chrono>
@@ -54,8 +54,11 @@ int main(int argc, char** argv) {
   const int64_t H = std::stoll(get("height", "352")), W = std::stoll(get("width", "640"));
   const int warmup = std::stoi(get("warmup", "1")), iters = std::stoi(get("iters", "3"));
   const std::string dev = get("device", "cpu");
-  if (dev == "cuda" && !torch::cuda::is_available()) {
-    std::cerr << "bench_depth: --device cuda but this LibTorch has no usable CUDA device\n";
+  torch::Device device(torch::kCPU);
+  try {
+    device = mf::io::resolve_device(dev);  // cpu, cuda or cuda:N; a clear message without that GPU
+  } catch (const std::exception& e) {
+    std::cerr << "bench_depth: " << e.what() << "\n";
     return 2;
   }
   const std::string out_path = get("out", std::string(MF_SOURCE_DIR) + "/tests/bench/results/depth_" + dev + ".json");
@@ -70,12 +73,12 @@ int main(int argc, char** argv) {
   }
   int64_t params = 0;
   for (auto& p : model->parameters()) params += p.numel();
-  mf::depth::DepthEstimator est(cfg, mf::depth::DptPreprocessorConfig{}, model, torch::Device(dev));
+  mf::depth::DepthEstimator est(cfg, mf::depth::DptPreprocessorConfig{}, model, device);
   auto net = mf::depth::dpt_network_size(H, W, est.preprocessor());
   auto image = torch::randint(0, 256, {H, W, 3}, torch::kUInt8);
 
   auto sync = [&] {
-    if (dev == "cuda") torch::cuda::synchronize();
+    if (device.is_cuda()) torch::cuda::synchronize();
   };
   for (int i = 0; i < warmup; ++i) est.predict_depth(image);
   sync();

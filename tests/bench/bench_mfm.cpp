@@ -3,7 +3,7 @@
 // shapes (2 per multiply-add of every GEMM, attention product and convolution) and achieved FLOP/s.
 //
 //   bench_mfm --config tiny|2b|8b|PATH.json [--layers N] [--frames 17 --height 352 --width 640]
-//             [--batch 1] [--text-len 77] [--dtype fp32|bf16] [--device cpu|cuda] [--warmup 1] [--iters 1]
+//             [--batch 1] [--text-len 77] [--dtype fp32|bf16] [--device cpu|cuda|cuda:N] [--warmup 1] [--iters 1]
 //             [--out results.json]   (appends this run to {"runs": [...]} in that file)
 #include <torch/cuda.h>
 #include <torch/torch.h>
@@ -134,13 +134,16 @@ int main(int argc, char** argv) {
   const int warmup = std::stoi(get("warmup", "1")), iters = std::stoi(get("iters", "1"));
   const bool bf16 = get("dtype", "fp32") == "bf16";
   const std::string dev = get("device", "cpu");
-  if (dev == "cuda" && !torch::cuda::is_available()) {
-    std::cerr << "bench_mfm: --device cuda but this LibTorch has no usable CUDA device\n";
+  torch::Device device(torch::kCPU);
+  try {
+    device = mf::io::resolve_device(dev);  // cpu, cuda or cuda:N; a clear message without that GPU
+  } catch (const std::exception& e) {
+    std::cerr << "bench_mfm: " << e.what() << "\n";
     return 3;
   }
   mf::mfm::ModelOptions opts;
   opts.dtype = bf16 ? torch::kBFloat16 : torch::kFloat;
-  opts.device = dev == "cuda" ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
+  opts.device = device;
 
   mf::mfm::Transformer3DModel model(cfg, opts);
   mf::mfm::init_random_weights(*model, 1);
@@ -158,7 +161,7 @@ int main(int argc, char** argv) {
   in.motion_score = torch::full({B}, 5.0f);
 
   auto sync = [&] {
-    if (dev == "cuda") torch::cuda::synchronize();
+    if (device.is_cuda()) torch::cuda::synchronize();
   };
   torch::NoGradGuard ng;
   for (int i = 0; i < warmup; ++i) model->forward(in);

@@ -3,7 +3,7 @@
 // checkpoint load path's memory (weights written to a temporary safetensors file and loaded back tensor by
 // tensor; the anonymous-memory peak is sampled while loading).
 //
-//   bench_text [--dtype float32|bfloat16] [--warmup 1] [--iters 3] [--device cpu|cuda] [--load-check 1]
+//   bench_text [--dtype float32|bfloat16] [--warmup 1] [--iters 3] [--device cpu|cuda|cuda:N] [--load-check 1]
 //              [--out tests/bench/results/text_cpu.json]
 #include <algorithm>
 #include <atomic>
@@ -62,11 +62,13 @@ int main(int argc, char** argv) {
   const bool load_check = get("load-check", "1") == "1";
   const std::string out_path =
       get("out", (fs::path(MF_SOURCE_DIR) / "tests/bench/results" / ("text_" + dev + ".json")).string());
-  if (dev == "cuda" && !torch::cuda::is_available()) {
-    std::cerr << "bench_text: --device cuda but this LibTorch has no usable CUDA device\n";
+  torch::Device device(torch::kCPU);
+  try {
+    device = mf::io::resolve_device(dev);  // cpu, cuda or cuda:N; a clear message without that GPU
+  } catch (const std::exception& e) {
+    std::cerr << "bench_text: " << e.what() << "\n";
     return 2;
   }
-  const torch::Device device = dev == "cuda" ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
   const auto dtype = bf16 ? torch::kBFloat16 : torch::kFloat32;
   torch::NoGradGuard no_grad;
   nlohmann::json j;

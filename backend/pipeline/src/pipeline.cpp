@@ -157,12 +157,13 @@ struct KnownPixels {
   torch::Tensor apply(torch::Tensor frames, int64_t t0) const {
     const int64_t T = rgb.size(1);
     frames = frames.to(torch::kFloat).clone();
-    for (int64_t k = 0; k < frames.size(0); ++k) {
-      const int64_t t = t0 + k;
-      if (t < 0 || t >= T) continue;
-      const auto w = weight[t].unsqueeze(0);  // [1, H, W]
-      frames[k] = w * rgb.select(1, t) + (1 - w) * frames[k];
-    }
+    // The frames [lo, hi) of this chunk that have a condition frame, blended in one expression.
+    const int64_t lo = std::max<int64_t>(0, -t0), hi = std::min<int64_t>(frames.size(0), T - t0);
+    if (lo >= hi) return frames;
+    const auto w = weight.slice(0, t0 + lo, t0 + hi).unsqueeze(1);              // [m, 1, H, W]
+    const auto known = rgb.slice(1, t0 + lo, t0 + hi).permute({1, 0, 2, 3});  // [m, 3, H, W]
+    auto part = frames.slice(0, lo, hi);
+    part.copy_(w * known + (1 - w) * part);
     return frames;
   }
 };

@@ -61,10 +61,14 @@ const std::array<TaskId, kNumTasks> kAll = {
 
 }  // namespace
 
-int min_generation_frames(TaskId id) {
+int known_generation_frames(TaskId id) {
   const TaskFacts& f = task_facts(id);
-  if (!f.generation) return 0;
-  const int known = f.trans_nums[0] + f.trans_nums[1];
+  return f.generation ? f.trans_nums[0] + f.trans_nums[1] : 0;
+}
+
+int min_generation_frames(TaskId id) {
+  if (!task_facts(id).generation) return 0;
+  const int known = known_generation_frames(id);
   return (known + 3) / 4 * 4 + 1;  // the smallest 4k+1 >= known + 1
 }
 

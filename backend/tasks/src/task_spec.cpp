@@ -214,7 +214,7 @@ std::vector<ValidationIssue> validate(const TaskSpec& s) {
                             std::to_string(s.num_frames) + ")");
   } else if (f.generation && s.num_frames >= 1 && s.num_frames < min_generation_frames(s.task)) {
     const int lo = min_generation_frames(s.task);
-    const int known = f.trans_nums[0] + f.trans_nums[1];
+    const int known = known_generation_frames(s.task);
     err("num_frames", key + " keeps " + std::to_string(known) + " known frame(s), so it needs at least " +
                           std::to_string(lo) + " frames to generate any (found " + std::to_string(s.num_frames) +
                           "): use " + std::to_string(lo) + " or more (4k+1; the official pipeline uses " +

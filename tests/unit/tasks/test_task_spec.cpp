@@ -180,6 +180,11 @@ TEST(TaskSpecValidation, FrameRules) {
   EXPECT_EQ(min_generation_frames(TaskId::VExd), 9);
   EXPECT_EQ(min_generation_frames(TaskId::VTrans), 17);
   EXPECT_EQ(min_generation_frames(TaskId::VSR), 0);
+  EXPECT_EQ(known_generation_frames(TaskId::I2V), 1);
+  EXPECT_EQ(known_generation_frames(TaskId::ITrans), 2);
+  EXPECT_EQ(known_generation_frames(TaskId::VExd), 8);
+  EXPECT_EQ(known_generation_frames(TaskId::VTrans), 16);
+  EXPECT_EQ(known_generation_frames(TaskId::VInp), 0);
   s = valid_spec(TaskId::VExd);
   s.num_frames = 5;  // 8 known frames: nothing left to generate
   EXPECT_NE(message_for(validate(s), "num_frames").find("at least 9"), std::string::npos);

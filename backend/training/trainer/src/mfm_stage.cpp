@@ -102,8 +102,7 @@ MfmStageOptions MfmStageOptions::from_json(const json& j, int frames, std::vecto
         if (tasks::task_facts(*id).generation && it->get<double>() > 0 &&
             frames < tasks::min_generation_frames(*id))
           problems.push_back("'mfm.tasks." + it.key() + "': " + it.key() + " keeps " +
-                             std::to_string(tasks::task_facts(*id).trans_nums[0] +
-                                            tasks::task_facts(*id).trans_nums[1]) +
+                             std::to_string(tasks::known_generation_frames(*id)) +
                              " known frame(s), so it trains only on clips of at least " +
                              std::to_string(tasks::min_generation_frames(*id)) + " frames (\"frames\": " +
                              std::to_string(frames) + ")");

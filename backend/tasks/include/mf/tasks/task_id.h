@@ -81,6 +81,10 @@ struct TaskFacts {
 const TaskFacts& task_facts(TaskId id);
 const std::array<TaskId, kNumTasks>& all_tasks();
 
+// How many frames a generation task takes from its inputs (trans_nums[0] + trans_nums[1]: i2v 1, itrans 2,
+// vexd 8, vtrans 16); 0 for the other tasks.
+int known_generation_frames(TaskId id);
+
 // The shortest num_frames a generation task can make: the smallest 4k+1 with at least one generated frame
 // besides its known ones (i2v 5, itrans 5, vexd 9, vtrans 17); 0 for the other tasks.
 int min_generation_frames(TaskId id);
