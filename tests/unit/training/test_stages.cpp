@@ -9,6 +9,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 
 #include "../../common/temp_dir.h"
@@ -499,6 +500,35 @@ TEST(MfmStage, TrainsResumesExactlyAndExportsAPipelineThatRuns) {
   const auto w = mf::io::WeightSource::open((p / "transformer").string());
   EXPECT_TRUE(torch::equal(w.read("proj_out_2.weight", torch::kFloat, torch::kCPU),
                            stage.transformer()->proj_out_2->weight));
+}
+
+TEST(MfmStage, FrozenTextEncoderKeepsItsWeightsWhileTheTransformerTrains) {
+  OneThread one;
+  TempDir dir("mfm_frozen_t5");
+  auto j = mfm_json(write_tiny_vae(dir));
+  j["steps"] = 2;
+  j["mfm"]["train_text_encoder"] = false;
+  const auto cfg = TrainConfig::from_json(j, "cfg.json");
+  auto stage = make_stage(cfg);
+  auto& st = dynamic_cast<MfmStage&>(*stage);
+  std::map<std::string, torch::Tensor> before;
+  for (const auto& p : st.module().named_parameters(true)) before[p.key()] = p.value().detach().clone();
+  Trainer t(*stage, cfg, quiet(dir.str("out")));
+  EXPECT_EQ(t.run(), 2);
+  int t5 = 0, t5_moved = 0, other_moved = 0;
+  for (const auto& p : st.module().named_parameters(true)) {
+    const bool moved = !torch::equal(p.value().detach(), before.at(p.key()));
+    if (p.key().rfind("text_encoder.", 0) == 0) {
+      ++t5;
+      t5_moved += moved;
+    } else {
+      other_moved += moved;
+    }
+  }
+  EXPECT_GE(t5, 10);
+  EXPECT_EQ(t5_moved, 0) << "mfm.train_text_encoder false, but the text encoder changed";
+  EXPECT_GT(other_moved, 10) << "the transformer did not train";
+  EXPECT_FALSE(cfg.mfm.at("train_text_encoder").get<bool>());  // recorded with the run
 }
 
 TEST(MfmStage, GradientCheckpointingBf16AndSampleRenders) {

@@ -75,6 +75,7 @@ MfmStageOptions MfmStageOptions::from_json(const json& j, int frames, std::vecto
   r.number("adapter_gain", o.adapter_gain, 0.1, 10.0);
   r.number("adapter_aux_weight", o.adapter_aux_weight, 0.0, 100.0);
   r.string("adapter_init", o.adapter_init);
+  r.boolean("train_text_encoder", o.train_text_encoder);
   if (o.adapter_init != "fan_in" && o.adapter_init != "data")
     problems.push_back("'mfm.adapter_init' must be \"fan_in\" or \"data\", found \"" + o.adapter_init + "\"");
   if (o.adapter_init == "data" && !o.init_from.empty())
@@ -141,6 +142,7 @@ json MfmStageOptions::to_json() const {
           {"adapter_gain", adapter_gain},
           {"adapter_aux_weight", adapter_aux_weight},
           {"adapter_init", adapter_init},
+          {"train_text_encoder", train_text_encoder},
           {"init_from", init_from}};
 }
 
@@ -445,8 +447,9 @@ MfmStage::MfmStage(const TrainConfig& cfg, MfmStageOptions options)
   }
   if (opt_.adapter_init == "data") init_adapter_from_data();
   // mf_text's T5 is an inference module: it registers its weights without gradients. Trained jointly here, so
-  // switch them on (until this line existed the text encoder silently kept its random initialisation).
-  for (auto& p : t5_->parameters()) p.set_requires_grad(true);
+  // switch them on (until this line existed the text encoder silently kept its random initialisation), unless the
+  // config keeps it frozen (mfm.train_text_encoder false).
+  for (auto& p : t5_->parameters()) p.set_requires_grad(opt_.train_text_encoder);
   transformer_->set_gradient_checkpointing(cfg.gradient_checkpointing);
   root_ = std::make_shared<RootImpl>();
   root_->register_module("transformer", transformer_.ptr());

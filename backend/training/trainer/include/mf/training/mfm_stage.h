@@ -101,6 +101,10 @@ struct MfmStageOptions {
   // official objective alone the adapter learns only through the transformer (recipe/RESULTS.md, run C: after
   // 2500 steps the model still ignores the condition at sigma 1). 0 (default) = the official objective only.
   double adapter_aux_weight = 0.0;
+  // Whether the T5 text encoder is trained with the transformer (default). false keeps it at its initial weights
+  // (random, or init_from's), as the recipe's first two stages did before the trainer switched T5's gradients on:
+  // recipe/mfm.json and finetune.json set it so that a rerun of the recipe trains what the installed model was.
+  bool train_text_encoder = true;
 
   static std::map<std::string, double> default_tasks();
   // Parses the "mfm" section of a training config; appends one line per problem to `problems`. `frames` is the
