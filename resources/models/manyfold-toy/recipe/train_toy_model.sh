@@ -14,7 +14,8 @@
 # the decoder stages' vae/, adding the generation tasks i2v, itrans and vexd at the clip length, with the depth
 # model copied into its pipeline) -> generation2.json (one more such round, with the outpainting and colorization
 # tasks weighted 2) -> generation3.json (2000 more steps of that) ->
-# generation4.json (3000 more, image outpainting and colorization weighted 3). The installed pipeline is the last mfm stage's, with the vae/ of any decoder
+# generation4.json (3000 more, image outpainting and colorization weighted 3) -> generation5.json (3000 more, i2v,
+# itrans and vexd weighted 2, 4 and 4). The installed pipeline is the last mfm stage's, with the vae/ of any decoder
 # stage that ran after it. Each stage resumes from its checkpoints when OUT already
 # holds some, so an interrupted run continues where it stopped. Threads: MF_NUM_THREADS / OMP_NUM_THREADS (default:
 # all cores). Times on 2 cores: see RESULTS.md. MF_DEVICE=cuda (or cuda:N) trains and evaluates on a GPU (needs
@@ -37,7 +38,7 @@ device_args=()
 dest="$repo/resources/models/manyfold-toy"
 vae_dir="$out/vae/vae"
 mfm_dir="$out/mfm/pipeline"
-all_stages="vae mfm finetune finetune2 finetune3 decoder decoder2 depth generation generation2 generation3 generation4"
+all_stages="vae mfm finetune finetune2 finetune3 decoder decoder2 depth generation generation2 generation3 generation4 generation5"
 stages="$all_stages"
 if [ -n "${MF_MFM_DIR:-}" ]; then
   mfm_dir="$(cd "$MF_MFM_DIR" && pwd)" || { echo "MF_MFM_DIR=$MF_MFM_DIR is not a folder" >&2; exit 2; }
