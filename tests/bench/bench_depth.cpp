@@ -39,6 +39,13 @@ std::string loadavg() {
 
 }  // namespace
 
+// "cuda:0" -> "cuda_0": the device as part of a result file name.
+static std::string file_tag(std::string dev) {
+  for (char& c : dev)
+    if (c == ':') c = '_';
+  return dev;
+}
+
 int main(int argc, char** argv) {
   auto rt = mf::io::init_torch_runtime();
   std::map<std::string, std::string> a;
@@ -61,7 +68,7 @@ int main(int argc, char** argv) {
     std::cerr << "bench_depth: " << e.what() << "\n";
     return 2;
   }
-  const std::string out_path = get("out", std::string(MF_SOURCE_DIR) + "/tests/bench/results/depth_" + dev + ".json");
+  const std::string out_path = get("out", std::string(MF_SOURCE_DIR) + "/tests/bench/results/depth_" + file_tag(dev) + ".json");
 
   torch::manual_seed(0);
   auto cfg = mf::depth::DepthAnythingConfig::v2_small();

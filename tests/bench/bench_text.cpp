@@ -44,6 +44,13 @@ long rss_anon_kb() {
 
 }  // namespace
 
+// "cuda:0" -> "cuda_0": the device as part of a result file name.
+static std::string file_tag(std::string dev) {
+  for (char& c : dev)
+    if (c == ':') c = '_';
+  return dev;
+}
+
 int main(int argc, char** argv) {
   auto rt = mf::io::init_torch_runtime();
   std::map<std::string, std::string> a;
@@ -61,7 +68,7 @@ int main(int argc, char** argv) {
   const bool bf16 = get("dtype", "float32") == "bfloat16";
   const bool load_check = get("load-check", "1") == "1";
   const std::string out_path =
-      get("out", (fs::path(MF_SOURCE_DIR) / "tests/bench/results" / ("text_" + dev + ".json")).string());
+      get("out", (fs::path(MF_SOURCE_DIR) / "tests/bench/results" / ("text_" + file_tag(dev) + ".json")).string());
   torch::Device device(torch::kCPU);
   try {
     device = mf::io::resolve_device(dev);  // cpu, cuda or cuda:N; a clear message without that GPU
