@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "mf/depth/depth_estimator.h"
+#include "bench_device.h"
 #include "mf/io/runtime.h"
 
 namespace {
@@ -39,13 +40,6 @@ std::string loadavg() {
 
 }  // namespace
 
-// "cuda:0" -> "cuda_0": the device as part of a result file name.
-static std::string file_tag(std::string dev) {
-  for (char& c : dev)
-    if (c == ':') c = '_';
-  return dev;
-}
-
 int main(int argc, char** argv) {
   auto rt = mf::io::init_torch_runtime();
   std::map<std::string, std::string> a;
@@ -61,14 +55,10 @@ int main(int argc, char** argv) {
   const int64_t H = std::stoll(get("height", "352")), W = std::stoll(get("width", "640"));
   const int warmup = std::stoi(get("warmup", "1")), iters = std::stoi(get("iters", "3"));
   const std::string dev = get("device", "cpu");
-  torch::Device device(torch::kCPU);
-  try {
-    device = mf::io::resolve_device(dev);  // cpu, cuda or cuda:N; a clear message without that GPU
-  } catch (const std::exception& e) {
-    std::cerr << "bench_depth: " << e.what() << "\n";
-    return 2;
-  }
-  const std::string out_path = get("out", std::string(MF_SOURCE_DIR) + "/tests/bench/results/depth_" + file_tag(dev) + ".json");
+  const auto resolved = mf::bench::resolve_bench_device("bench_depth", dev);  // cpu, cuda or cuda:N
+  if (!resolved) return 2;
+  const torch::Device device = *resolved;
+  const std::string out_path = get("out", std::string(MF_SOURCE_DIR) + "/tests/bench/results/depth_" + mf::bench::device_file_tag(dev) + ".json");
 
   torch::manual_seed(0);
   auto cfg = mf::depth::DepthAnythingConfig::v2_small();

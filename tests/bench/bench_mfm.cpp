@@ -20,6 +20,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench_device.h"
 #include "mf/io/runtime.h"
 #include "mf/mfm/transformer.h"
 
@@ -134,13 +135,9 @@ int main(int argc, char** argv) {
   const int warmup = std::stoi(get("warmup", "1")), iters = std::stoi(get("iters", "1"));
   const bool bf16 = get("dtype", "fp32") == "bf16";
   const std::string dev = get("device", "cpu");
-  torch::Device device(torch::kCPU);
-  try {
-    device = mf::io::resolve_device(dev);  // cpu, cuda or cuda:N; a clear message without that GPU
-  } catch (const std::exception& e) {
-    std::cerr << "bench_mfm: " << e.what() << "\n";
-    return 3;
-  }
+  const auto resolved = mf::bench::resolve_bench_device("bench_mfm", dev);  // cpu, cuda or cuda:N
+  if (!resolved) return 3;
+  const torch::Device device = *resolved;
   mf::mfm::ModelOptions opts;
   opts.dtype = bf16 ? torch::kBFloat16 : torch::kFloat;
   opts.device = device;

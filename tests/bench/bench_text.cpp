@@ -16,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench_device.h"
 #include "mf/io/runtime.h"
 #include "mf/io/tensor_io.h"
 #include "mf/text/t5_encoder.h"
@@ -44,13 +45,6 @@ long rss_anon_kb() {
 
 }  // namespace
 
-// "cuda:0" -> "cuda_0": the device as part of a result file name.
-static std::string file_tag(std::string dev) {
-  for (char& c : dev)
-    if (c == ':') c = '_';
-  return dev;
-}
-
 int main(int argc, char** argv) {
   auto rt = mf::io::init_torch_runtime();
   std::map<std::string, std::string> a;
@@ -68,14 +62,10 @@ int main(int argc, char** argv) {
   const bool bf16 = get("dtype", "float32") == "bfloat16";
   const bool load_check = get("load-check", "1") == "1";
   const std::string out_path =
-      get("out", (fs::path(MF_SOURCE_DIR) / "tests/bench/results" / ("text_" + file_tag(dev) + ".json")).string());
-  torch::Device device(torch::kCPU);
-  try {
-    device = mf::io::resolve_device(dev);  // cpu, cuda or cuda:N; a clear message without that GPU
-  } catch (const std::exception& e) {
-    std::cerr << "bench_text: " << e.what() << "\n";
-    return 2;
-  }
+      get("out", (fs::path(MF_SOURCE_DIR) / "tests/bench/results" / ("text_" + mf::bench::device_file_tag(dev) + ".json")).string());
+  const auto resolved = mf::bench::resolve_bench_device("bench_text", dev);  // cpu, cuda or cuda:N
+  if (!resolved) return 2;
+  const torch::Device device = *resolved;
   const auto dtype = bf16 ? torch::kBFloat16 : torch::kFloat32;
   torch::NoGradGuard no_grad;
   nlohmann::json j;

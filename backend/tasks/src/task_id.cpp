@@ -67,8 +67,8 @@ int known_generation_frames(TaskId id) {
 }
 
 int min_generation_frames(TaskId id) {
-  if (!task_facts(id).generation) return 0;
-  const int known = known_generation_frames(id);
+  const int known = known_generation_frames(id);  // >= 1 for every generation task
+  if (known == 0) return 0;
   return (known + 3) / 4 * 4 + 1;  // the smallest 4k+1 >= known + 1
 }
 
